@@ -1,0 +1,15 @@
+# Warnings and sanitizers as interface targets, linked by every target we build.
+add_library(mews_export_warnings INTERFACE)
+target_compile_options(mews_export_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+  -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wformat=2)
+if(MEWS_EXPORT_WERROR)
+  target_compile_options(mews_export_warnings INTERFACE -Werror)
+endif()
+
+add_library(mews_export_sanitizers INTERFACE)
+if(MEWS_EXPORT_SANITIZE)
+  target_compile_options(mews_export_sanitizers INTERFACE
+    -fsanitize=${MEWS_EXPORT_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(mews_export_sanitizers INTERFACE -fsanitize=${MEWS_EXPORT_SANITIZE})
+endif()

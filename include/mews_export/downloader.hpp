@@ -1,0 +1,92 @@
+// Streams the files of a successful export to a directory (part-NNN.jsonl +
+// manifest.json) or to a single output stream, in constant memory, verifying
+// SizeInBytes and computing SHA-256 and line counts on the way.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mews_export/clock.hpp"
+#include "mews_export/error.hpp"
+#include "mews_export/http.hpp"
+#include "mews_export/model.hpp"
+#include "mews_export/retry.hpp"
+
+namespace mews_export {
+
+inline constexpr const char* kManifestName = "manifest.json";
+
+// "part-001.jsonl" for index 0; three digits or more.
+std::string part_file_name(std::size_t index);
+
+struct FileRecord {
+  std::string name;  // "part-001.jsonl"
+  std::uint64_t size_in_bytes = 0;
+  std::string sha256;  // 64 lowercase hex digits
+  std::uint64_t lines = 0;
+};
+
+struct Manifest {
+  std::string export_id;
+  std::string entity_type;
+  nlohmann::json scope;    // as the API returned it (null when absent)
+  nlohmann::json filters;  // as the API returned it (null when absent)
+  std::string expires_utc;
+  std::string completed_utc;
+  std::vector<FileRecord> files;
+};
+
+nlohmann::json to_json(const Manifest& manifest);
+Result<Manifest> parse_manifest(const nlohmann::json& object);
+
+struct DownloadProgress {
+  std::size_t file_index = 0;
+  std::uint64_t file_bytes = 0;   // received so far in this file
+  std::uint64_t file_total = 0;   // SizeInBytes
+};
+
+struct DownloadOptions {
+  // Exactly one of these: a directory (files land in out_dir/<ExportId>/) ...
+  std::optional<std::filesystem::path> out_dir;
+  // ... or a stream receiving all files concatenated (newline-repaired).
+  std::FILE* out_stream = nullptr;
+  int parallel = 4;     // concurrent file transfers (directory mode only)
+  bool force = false;   // download again even when a verified manifest exists
+  RetryPolicy retry;    // per-file retry of failed transfers
+  std::function<void(const DownloadProgress&)> on_progress;
+};
+
+struct DownloadResult {
+  std::filesystem::path directory;  // out_dir/<ExportId>, empty in stream mode
+  Manifest manifest;
+  bool already_complete = false;    // a verified manifest was found; nothing fetched
+};
+
+// Fetches fresh file URLs. Called when a URL is refused (403/404) or too old;
+// returns the export as a new getAll answered it.
+using UrlRefresher = std::function<Result<Export>()>;
+
+class Downloader {
+ public:
+  Downloader(HttpTransport& transport, Clock& clock, UrlRefresher refresh);
+
+  // Downloads every file of `exp` (which must be Success). Directory mode:
+  // writes <dir>/<Id>/part-NNN.jsonl, each first as a ".part" file renamed
+  // only after its size is verified (fsync + rename), then manifest.json last.
+  // Errors: Verification (size mismatch), Io (disk), Http/Network after retries,
+  // ExportFailed when the export is not Success, Interrupted.
+  Result<DownloadResult> download(const Export& exp, const DownloadOptions& options);
+
+ private:
+  HttpTransport& transport_;
+  Clock& clock_;
+  UrlRefresher refresh_;
+};
+
+}  // namespace mews_export

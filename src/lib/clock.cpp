@@ -1,0 +1,48 @@
+#include "mews_export/clock.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "mews_export/cancel.hpp"
+
+namespace mews_export {
+
+Clock::time_point SystemClock::now() { return std::chrono::system_clock::now(); }
+
+bool SystemClock::sleep_for(duration d) {
+  // Sleep in short slices so that a signal stops the wait promptly.
+  constexpr duration kSlice{100};
+  const auto deadline = std::chrono::steady_clock::now() + d;
+  while (!cancel_requested()) {
+    const auto left = std::chrono::duration_cast<duration>(deadline - std::chrono::steady_clock::now());
+    if (left <= duration::zero()) return true;
+    std::this_thread::sleep_for(std::min(left, kSlice));
+  }
+  return false;
+}
+
+FakeClock::FakeClock(time_point start) : now_(start) {}
+
+Clock::time_point FakeClock::now() {
+  std::lock_guard lock(mutex_);
+  return now_;
+}
+
+bool FakeClock::sleep_for(duration d) {
+  std::lock_guard lock(mutex_);
+  now_ += d;
+  sleeps_.push_back(d);
+  return !cancel_requested();
+}
+
+void FakeClock::advance(duration d) {
+  std::lock_guard lock(mutex_);
+  now_ += d;
+}
+
+std::vector<Clock::duration> FakeClock::sleeps() const {
+  std::lock_guard lock(mutex_);
+  return sleeps_;
+}
+
+}  // namespace mews_export

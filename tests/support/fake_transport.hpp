@@ -1,0 +1,81 @@
+// A scripted HttpTransport for unit tests: routes requests to handlers by URL
+// substring and records every request. Thread-safe (parallel downloads).
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mews_export/http.hpp"
+
+namespace mews_export::testing {
+
+// Builds a response; when `sink` is given and the status is 2xx, feeds `body`
+// to it in chunks of `chunk` bytes (as a real transport would) instead of
+// storing it. A sink that returns false yields an Io error.
+inline Result<HttpResponse> respond(const BodySink* sink, int status, std::string body,
+                                    std::map<std::string, std::string> headers = {},
+                                    std::size_t chunk = 16 * 1024) {
+  HttpResponse response;
+  response.status = status;
+  response.headers = std::move(headers);
+  if (sink != nullptr && status >= 200 && status < 300) {
+    for (std::size_t at = 0; at < body.size(); at += chunk) {
+      if (!(*sink)(std::string_view(body).substr(at, chunk))) {
+        return std::unexpected(Error{.kind = ErrorKind::Io, .message = "sink aborted"});
+      }
+    }
+  } else {
+    response.body = std::move(body);
+  }
+  return response;
+}
+
+class FakeTransport final : public HttpTransport {
+ public:
+  using Handler = std::function<Result<HttpResponse>(const HttpRequest&, const BodySink*)>;
+
+  // Requests whose URL contains `url_part` go to `handler`; routes added later win.
+  void on(std::string url_part, Handler handler) {
+    std::lock_guard lock(mutex_);
+    routes_.insert(routes_.begin(), {std::move(url_part), std::move(handler)});
+  }
+
+  Result<HttpResponse> perform(const HttpRequest& request, const BodySink* sink) override {
+    Handler handler;
+    {
+      std::lock_guard lock(mutex_);
+      requests_.push_back(request);
+      for (const auto& [part, h] : routes_) {
+        if (request.url.find(part) != std::string::npos) {
+          handler = h;
+          break;
+        }
+      }
+    }
+    if (!handler) return respond(sink, 404, R"({"Message":"no route in FakeTransport"})");
+    return handler(request, sink);
+  }
+
+  std::vector<HttpRequest> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+  // Requests whose URL contains `url_part`.
+  std::size_t count(const std::string& url_part) const {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& r : requests_) n += r.url.find(url_part) != std::string::npos ? 1 : 0;
+    return n;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::pair<std::string, Handler>> routes_;
+  std::vector<HttpRequest> requests_;
+};
+
+}  // namespace mews_export::testing

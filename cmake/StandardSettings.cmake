@@ -2,7 +2,7 @@
 add_library(mews_export_warnings INTERFACE)
 target_compile_options(mews_export_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-  -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wformat=2
+  -Wcast-align -Woverloaded-virtual -Wformat=2
   -Wno-missing-field-initializers)
 if(MEWS_EXPORT_WERROR)
   target_compile_options(mews_export_warnings INTERFACE -Werror)

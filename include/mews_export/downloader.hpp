@@ -29,6 +29,8 @@ struct FileRecord {
   std::string name;  // "part-001.jsonl"
   std::uint64_t size_in_bytes = 0;
   std::string sha256;  // 64 lowercase hex digits
+  // Records: the number of '\n', plus one when the file is non-empty and does
+  // not end in '\n' (a last line without its newline is still a record).
   std::uint64_t lines = 0;
 };
 
@@ -58,7 +60,9 @@ struct DownloadOptions {
   std::FILE* out_stream = nullptr;
   int parallel = 4;     // concurrent file transfers (directory mode only)
   bool force = false;   // download again even when a verified manifest exists
-  RetryPolicy retry;    // per-file retry of failed transfers
+  RetryPolicy retry;    // per-file retry of failed transfers (reset by progress)
+  // Called as data arrives (at most once per chunk), possibly from worker
+  // threads, but never concurrently. May be empty.
   std::function<void(const DownloadProgress&)> on_progress;
 };
 
@@ -68,19 +72,27 @@ struct DownloadResult {
   bool already_complete = false;    // a verified manifest was found; nothing fetched
 };
 
-// Fetches fresh file URLs. Called when a URL is refused (403/404) or too old;
-// returns the export as a new getAll answered it.
+// Fetches fresh file URLs. Called when a URL is refused (403/404) or older than
+// 9 minutes (URLs live 10); returns the export as a new getAll answered it.
+// Parallel workers share one call: it never runs concurrently with itself.
 using UrlRefresher = std::function<Result<Export>()>;
 
 class Downloader {
  public:
   Downloader(HttpTransport& transport, Clock& clock, UrlRefresher refresh);
 
-  // Downloads every file of `exp` (which must be Success). Directory mode:
-  // writes <dir>/<Id>/part-NNN.jsonl, each first as a ".part" file renamed
-  // only after its size is verified (fsync + rename), then manifest.json last.
-  // Errors: Verification (size mismatch), Io (disk), Http/Network after retries,
-  // ExportFailed when the export is not Success, Interrupted.
+  // Downloads every file of `exp` (which must be Success; its URLs are taken as
+  // fetched just now). Directory mode: writes <dir>/<Id>/part-NNN.jsonl, each
+  // first as a ".part" file renamed only after its size is verified (fsync +
+  // rename), then manifest.json last. A ".part" left by an earlier run or a
+  // failed attempt is resumed with a Range request; a final file of the right
+  // size from an earlier run is re-hashed, not fetched. Stream mode: files in
+  // order, each non-empty one ending in '\n'; no manifest file (the result's
+  // manifest still lists sizes, hashes and lines).
+  // Errors: Verification (size mismatch), Io (disk, output stream), Http/Network
+  // /Timeout after retries, ExportFailed when the export is not Success (or no
+  // longer is when URLs are refreshed), Usage when not exactly one destination
+  // is given, Interrupted (signal set; .part files kept).
   Result<DownloadResult> download(const Export& exp, const DownloadOptions& options);
 
  private:

@@ -1,1 +1,67 @@
-int main() { return 0; }
+// mews-export: parses the command line, installs signal handlers, and runs
+// one subcommand; every exit code is decided by the subcommand's result.
+#include <csignal>
+#include <cstdio>
+
+#include "app.hpp"
+#include "logging.hpp"
+#include "mews_export/cancel.hpp"
+#include "mews_export/version.hpp"
+
+namespace {
+
+void on_signal(int signal) { mews_export::request_cancel(signal); }
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a closed stdout becomes EPIPE, reported as an error
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace mews_export::cli;
+  install_signal_handlers();
+
+  CLI::App app{"mews-export: export data from the Mews Connector API (Data export) to JSON Lines files"};
+  app.set_version_flag("--version", std::string("mews-export ") + mews_export::version());
+  app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted after the command too
+
+  GlobalOptions global;
+  app.add_option("--platform", global.platform, "demo, production or a URL (env MEWS_PLATFORM; default production)");
+  app.add_option("--client-token-file", global.client_token_file, "file holding the ClientToken (env MEWS_CLIENT_TOKEN[_FILE])");
+  app.add_option("--access-token-file", global.access_token_file, "file holding the AccessToken (env MEWS_ACCESS_TOKEN[_FILE])");
+  app.add_option("--client", global.client, "Client name sent to Mews (env MEWS_CLIENT; default mews-export <version>)");
+  app.add_option("--profile", global.profile, "configuration profile (env MEWS_PROFILE)");
+  app.add_option("--config", global.config, "configuration file");
+  app.add_option("--state-dir", global.state_dir, "where the journal lives (env MEWS_EXPORT_STATE_DIR)");
+  app.add_option("--ca-bundle", global.ca_bundle, "CA certificates file to trust for TLS");
+  app.add_flag("-v,--verbose", global.verbose, "more logs on stderr (-vv for debug)");
+  app.add_flag("-q,--quiet", global.quiet, "errors only on stderr");
+  app.add_option("--log-format", global.log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--progress", global.progress, "auto, always or never")->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_flag("--json", global.json, "print results as JSON");
+  app.add_flag("--allow-insecure-http", global.allow_insecure_http, "allow plain http:// to non-loopback hosts");
+
+  CommandRunner runner;
+  setup_add(app, global, runner);
+  setup_status(app, global, runner);
+  setup_wait(app, global, runner);
+  setup_download(app, global, runner);
+  setup_run(app, global, runner);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? 0 : 2;
+  }
+  setup_logging(global.quiet ? -1 : global.verbose, global.log_format);
+  if (!runner) return 2;
+  return runner();
+}

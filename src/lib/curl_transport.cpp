@@ -1,0 +1,190 @@
+// HttpTransport over libcurl. Each thread keeps one easy handle, reset between
+// requests, so that connections are reused (keep-alive) across API calls and
+// file transfers of the same thread.
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <string>
+
+#include "mews_export/cancel.hpp"
+#include "mews_export/http.hpp"
+
+namespace mews_export {
+namespace {
+
+constexpr std::size_t kMaxErrorBody = 64 * 1024;
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct HandleDeleter {
+  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
+};
+
+CURL* thread_handle() {
+  thread_local std::unique_ptr<CURL, HandleDeleter> handle;
+  if (!handle) {
+    handle.reset(curl_easy_init());
+  } else {
+    curl_easy_reset(handle.get());
+  }
+  return handle.get();
+}
+
+struct Transfer {
+  CURL* handle = nullptr;
+  const BodySink* sink = nullptr;
+  HttpResponse response;
+  bool status_known = false;
+  bool to_sink = false;
+  bool sink_aborted = false;
+};
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) {
+    t->response.headers.clear();  // a new response (after a redirect or 100-continue)
+    t->status_known = false;
+    return line.size();
+  }
+  const auto colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    std::string name(line.substr(0, colon));
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    t->response.headers[trim(name)] = trim(line.substr(colon + 1));
+  }
+  return line.size();
+}
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::string_view chunk(data, size * count);
+  if (!t->status_known) {
+    long code = 0;
+    curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &code);
+    t->response.status = static_cast<int>(code);
+    t->to_sink = t->sink != nullptr && code >= 200 && code < 300;
+    t->status_known = true;
+  }
+  if (t->to_sink) {
+    if (!(*t->sink)(chunk)) {
+      t->sink_aborted = true;
+      return CURL_WRITEFUNC_ERROR;
+    }
+    return chunk.size();
+  }
+  const auto room = kMaxErrorBody - std::min(kMaxErrorBody, t->response.body.size());
+  t->response.body.append(chunk.substr(0, room));
+  return chunk.size();
+}
+
+int on_progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) { return cancel_requested() ? 1 : 0; }
+
+class CurlTransport final : public HttpTransport {
+ public:
+  explicit CurlTransport(CurlOptions options) : options_(std::move(options)) { global_init(); }
+
+  Result<HttpResponse> perform(const HttpRequest& request, const BodySink* sink) override {
+    Transfer t;
+    t.handle = thread_handle();
+    t.sink = sink;
+    CURL* h = t.handle;
+    if (h == nullptr) return fail(ErrorKind::Network, "cannot initialise libcurl");
+
+    char error_buffer[CURL_ERROR_SIZE] = {0};
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
+    curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // every encoding libcurl can decode
+    if (!options_.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, request.low_speed_bytes);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(request.low_speed_time.count()));
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+
+    if (request.method == "POST") {
+      curl_easy_setopt(h, CURLOPT_POST, 1L);
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    } else if (request.method == "HEAD") {
+      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else {
+      curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    std::string range;
+    if (request.range_from) {
+      range = std::to_string(*request.range_from) + "-";
+      curl_easy_setopt(h, CURLOPT_RANGE, range.c_str());
+    }
+    curl_slist* headers = nullptr;
+    for (const auto& [name, value] : request.headers) {
+      headers = curl_slist_append(headers, (name + ": " + value).c_str());
+    }
+    if (request.method == "POST") headers = curl_slist_append(headers, "Expect:");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+
+    const CURLcode code = curl_easy_perform(h);
+    curl_slist_free_all(headers);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    t.response.status = static_cast<int>(status);
+    if (code == CURLE_OK) return std::move(t.response);
+
+    Error error;
+    error.http_status = 0;
+    const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+    if (code == CURLE_ABORTED_BY_CALLBACK || (cancel_requested() && code == CURLE_WRITE_ERROR)) {
+      error.kind = ErrorKind::Interrupted;
+      error.signal = cancel_signal();
+      error.message = "interrupted";
+    } else if (t.sink_aborted || code == CURLE_WRITE_ERROR) {
+      error.kind = ErrorKind::Io;
+      error.message = "the transfer was stopped by its receiver";
+    } else if (code == CURLE_OPERATION_TIMEDOUT) {
+      error.kind = ErrorKind::Timeout;
+      error.message = "timed out: " + detail;
+    } else {
+      error.kind = ErrorKind::Network;
+      error.message = detail;
+    }
+    return std::unexpected(std::move(error));
+  }
+
+ private:
+  CurlOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<HttpTransport> make_curl_transport(const CurlOptions& options) {
+  return std::make_unique<CurlTransport>(options);
+}
+
+}  // namespace mews_export

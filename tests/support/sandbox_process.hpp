@@ -1,0 +1,92 @@
+// Test helpers for integration tests: a RAII mews-sandbox child process on an
+// ephemeral loopback port, a RAII temporary directory, and run_process() to
+// run a binary (e.g. the real mews-export) with captured output.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+
+namespace mews_export::testing {
+
+// A unique directory under /tmp; removed on destruction unless the current
+// GoogleTest test has failed (then kept, and its path printed, for debugging).
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "mews-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  // path() / `name`
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Starts MEWS_SANDBOX_BIN with `--port 0 --ready-file <tmp>` (plus
+// `--scenario <tmp>` when `scenario` is not null, and `extra_args`), waits up to
+// 10 s for the ready file; throws std::runtime_error when it does not come up.
+// The destructor sends SIGTERM and reaps the child (SIGKILL after 5 s).
+class SandboxProcess {
+ public:
+  explicit SandboxProcess(const nlohmann::json& scenario = nullptr,
+                          const std::vector<std::string>& extra_args = {});
+  ~SandboxProcess();
+  SandboxProcess(const SandboxProcess&) = delete;
+  SandboxProcess& operator=(const SandboxProcess&) = delete;
+
+  const std::string& url() const { return url_; }  // "http://127.0.0.1:PORT"
+  std::string host() const;                        // "127.0.0.1"
+  int port() const { return port_; }
+  const std::string& client_token() const { return client_token_; }
+  const std::string& access_token() const { return access_token_; }
+  pid_t pid() const { return pid_; }
+
+  // GET /_sandbox/stats, parsed (see docs/sandbox.md).
+  nlohmann::json stats() const;
+  // POST /_sandbox/reset-stats.
+  void reset_stats() const;
+  // GET /_sandbox/exports: an array of {Id, EntityType, Status, TokenIndex, ...}.
+  nlohmann::json exports() const;
+  // GET /_sandbox/files/<id>/<index>: the file's bytes as served (nullopt on 404).
+  std::optional<std::string> file_content(const std::string& export_id, std::size_t index) const;
+  // The sandbox's stdout/stderr so far (captured into files under the temp dir).
+  std::string output() const;
+
+  // Sends SIGTERM and waits; returns the exit status (as from waitpid), or -1.
+  int stop();
+
+ private:
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  std::string url_;
+  int port_ = 0;
+  std::string client_token_;
+  std::string access_token_;
+};
+
+struct ProcessResult {
+  int exit_code = -1;  // exit status, or 128 + signal when killed by a signal
+  std::string stdout_text;
+  std::string stderr_text;
+};
+
+// Runs `argv` (argv[0] is a path) with posix_spawn, feeding `stdin_text` (or an
+// empty stdin) and collecting stdout and stderr. The child's environment is
+// ours without any MEWS_* variable, plus `env_overrides` (an empty value still
+// sets the variable). Fails the process after `timeout_seconds` with SIGKILL.
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& env_overrides = {},
+                          const std::optional<std::string>& stdin_text = std::nullopt,
+                          int timeout_seconds = 120);
+
+}  // namespace mews_export::testing

@@ -1,1 +1,820 @@
+// Downloader and atomic file tests: FakeTransport + FakeClock, each test in its
+// own temporary directory (kept when the test fails).
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "atomic_file.hpp"
+#include "mews_export/cancel.hpp"
+#include "mews_export/downloader.hpp"
+#include "mews_export/time.hpp"
+#include "sha256.hpp"
+#include "support/fake_transport.hpp"
+
+namespace mews_export {
+namespace {
+
+namespace fs = std::filesystem;
+using mews_export::testing::FakeTransport;
+using mews_export::testing::respond;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// A fresh directory per test, removed unless the test failed.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::path(::testing::TempDir()) / "mews-dl-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    if (!::testing::Test::HasFailure()) {
+      std::error_code ec;
+      fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+      fs::remove_all(path_, ec);
+    } else {
+      std::fprintf(stderr, "kept test directory %s\n", path_.c_str());
+    }
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_text(const fs::path& path, std::string_view text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+// `count` JSON lines, distinct per `seed`.
+std::string make_lines(int count, const std::string& seed) {
+  std::string out;
+  for (int i = 0; i < count; ++i) {
+    out += R"({"Id":")" + seed + "-" + std::to_string(i) + R"(","Value":)" + std::to_string(i * 7) + "}\n";
+  }
+  return out;
+}
+
+std::string url_of(const std::string& id, std::size_t index, const std::string& sig) {
+  return "https://files.example.com/" + id + "/f" + std::to_string(index) + "?sig=" + sig;
+}
+
+// The route of file `index`: "/f3?" does not match "/f31?".
+std::string route(std::size_t index) { return "/f" + std::to_string(index) + "?"; }
+
+Export make_export(const std::string& id, const std::vector<std::string>& contents, const std::string& sig = "OLD",
+                   ExportStatus status = ExportStatus::Success) {
+  Export e;
+  e.id = id;
+  e.status = status;
+  e.status_name = std::string(to_string(status));
+  e.entity_type = EntityType::OrderItem;
+  e.entity_type_name = "OrderItem";
+  e.expires_utc = "2027-01-22T10:00:00Z";
+  json files = json::array();
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    e.files.push_back(ExportFile{.url = url_of(id, i, sig), .size_in_bytes = contents[i].size()});
+    files.push_back({{"Url", e.files.back().url}, {"SizeInBytes", contents[i].size()}});
+  }
+  e.raw = json{{"Id", id},
+               {"Status", e.status_name},
+               {"EntityType", "OrderItem"},
+               {"Scope", {{"EnterpriseIds", {"ent-1"}}, {"ChainIds", nullptr}}},
+               {"Filters", nullptr},
+               {"Files", files},
+               {"ExpiresUtc", *e.expires_utc}};
+  return e;
+}
+
+// Serves `body`, honouring Range (206 + Content-Range) unless told not to; small
+// chunks so that every test exercises chunk boundaries.
+FakeTransport::Handler serve(std::string body, bool honour_range = true) {
+  return [body = std::move(body), honour_range](const HttpRequest& r, const BodySink* sink) {
+    if (r.range_from && honour_range) {
+      const auto from = *r.range_from;
+      const auto total = std::to_string(body.size());
+      if (from >= body.size()) return respond(sink, 416, "", {{"content-range", "bytes */" + total}});
+      return respond(sink, 206, body.substr(from),
+                     {{"content-range", "bytes " + std::to_string(from) + "-" + std::to_string(body.size() - 1) +
+                                            "/" + total}},
+                     7);
+    }
+    return respond(sink, 200, body, {}, 7);
+  };
+}
+
+class DownloaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override { reset_cancel(); }
+  void TearDown() override { reset_cancel(); }
+
+  void serve_all(const std::vector<std::string>& contents) {
+    for (std::size_t i = 0; i < contents.size(); ++i) transport.on(route(i), serve(contents[i]));
+  }
+  DownloadOptions dir_options(int parallel = 1) {
+    DownloadOptions o;
+    o.out_dir = dir.path();
+    o.parallel = parallel;
+    o.retry.max_attempts = 4;
+    return o;
+  }
+  // A refresher returning `fresh` and counting its calls.
+  UrlRefresher refresher(Export fresh) {
+    return [this, fresh = std::move(fresh)]() -> Result<Export> {
+      ++refreshes;
+      std::this_thread::sleep_for(5ms);  // widen the window for concurrent callers
+      return fresh;
+    };
+  }
+
+  TempDir dir;
+  FakeTransport transport;
+  FakeClock clock;
+  std::atomic<int> refreshes{0};
+};
+
+// ------------------------------------------------------------- happy paths
+
+TEST_F(DownloaderTest, WritesByteIdenticalFilesAndManifestLast) {
+  const std::vector<std::string> contents = {"abc", make_lines(50, "b"), "", "x\ny"};
+  const auto exp = make_export("exp-1", contents);
+  serve_all(contents);
+  std::vector<DownloadProgress> progress;
+  auto options = dir_options();
+  options.on_progress = [&](const DownloadProgress& p) { progress.push_back(p); };
+
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  const auto out = dir.path() / "exp-1";
+  EXPECT_EQ(result->directory, out);
+  EXPECT_FALSE(result->already_complete);
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    EXPECT_EQ(slurp(out / part_file_name(i)), contents[i]) << i;
+    EXPECT_FALSE(fs::exists(out / (part_file_name(i) + ".part"))) << i;
+  }
+
+  const auto manifest = json::parse(slurp(out / kManifestName));
+  EXPECT_EQ(manifest["ExportId"], "exp-1");
+  EXPECT_EQ(manifest["EntityType"], "OrderItem");
+  EXPECT_EQ(manifest["Scope"], exp.raw["Scope"]);
+  EXPECT_TRUE(manifest["Filters"].is_null());
+  EXPECT_EQ(manifest["ExpiresUtc"], "2027-01-22T10:00:00Z");
+  EXPECT_EQ(manifest["CompletedUtc"], format_utc(std::chrono::floor<std::chrono::seconds>(clock.now())));
+  ASSERT_EQ(manifest["Files"].size(), 4u);
+  const auto& f = manifest["Files"];
+  EXPECT_EQ(f[0]["Name"], "part-001.jsonl");
+  EXPECT_EQ(f[0]["SizeInBytes"], 3);
+  EXPECT_EQ(f[0]["Sha256"], "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2 "abc"
+  EXPECT_EQ(f[0]["Lines"], 1);  // a last line without '\n' is a record
+  EXPECT_EQ(f[1]["Sha256"], detail::sha256_hex(contents[1]));
+  EXPECT_EQ(f[1]["Lines"], 50);
+  EXPECT_EQ(f[2]["Sha256"], "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");  // empty
+  EXPECT_EQ(f[2]["Lines"], 0);
+  EXPECT_EQ(f[3]["Lines"], 2);
+  EXPECT_EQ(f[3]["Name"], "part-004.jsonl");
+
+  auto parsed = parse_manifest(manifest);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->files.size(), 4u);
+  EXPECT_EQ(parsed->files[1].sha256, result->manifest.files[1].sha256);
+
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back().file_bytes, progress.back().file_total);
+}
+
+TEST_F(DownloaderTest, PartFileNamesHaveThreeDigitsOrMore) {
+  EXPECT_EQ(part_file_name(0), "part-001.jsonl");
+  EXPECT_EQ(part_file_name(98), "part-099.jsonl");
+  EXPECT_EQ(part_file_name(999), "part-1000.jsonl");
+}
+
+TEST_F(DownloaderTest, ZeroFileExportWritesAManifestWithNoFiles) {
+  const auto exp = make_export("exp-empty", {});
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  const auto manifest = json::parse(slurp(dir.path() / "exp-empty" / kManifestName));
+  EXPECT_TRUE(manifest["Files"].is_array());
+  EXPECT_TRUE(manifest["Files"].empty());
+  EXPECT_TRUE(transport.requests().empty());
+}
+
+TEST_F(DownloaderTest, ParallelDownloadOfManyFilesKeepsFileOrder) {
+  std::vector<std::string> contents;
+  for (int i = 0; i < 40; ++i) contents.push_back(make_lines(20 + i, "p" + std::to_string(i)));
+  const auto exp = make_export("exp-par", contents);
+  std::atomic<int> in_flight{0};
+  std::atomic<int> max_in_flight{0};
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    transport.on(route(i), [&, h = serve(contents[i])](const HttpRequest& r, const BodySink* sink) {
+      const int now = ++in_flight;
+      int seen = max_in_flight.load();
+      while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
+      }
+      std::this_thread::sleep_for(2ms);
+      auto response = h(r, sink);
+      --in_flight;
+      return response;
+    });
+  }
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options(4));
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_GT(max_in_flight.load(), 1);
+  EXPECT_LE(max_in_flight.load(), 4);
+  ASSERT_EQ(result->manifest.files.size(), 40u);
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    EXPECT_EQ(result->manifest.files[i].name, part_file_name(i));
+    EXPECT_EQ(result->manifest.files[i].sha256, detail::sha256_hex(contents[i]));
+    EXPECT_EQ(slurp(dir.path() / "exp-par" / part_file_name(i)), contents[i]);
+  }
+}
+
+// ------------------------------------------------------------ verification
+
+TEST_F(DownloaderTest, TooLongBodyFailsVerificationAndLeavesNoFile) {
+  auto exp = make_export("exp-long", {"0123456789"});
+  exp.files[0].size_in_bytes = 5;
+  serve_all({"0123456789"});
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Verification);
+  EXPECT_EQ(exit_code(result.error()), 6);
+  const auto out = dir.path() / "exp-long";
+  EXPECT_FALSE(fs::exists(out / "part-001.jsonl"));
+  EXPECT_FALSE(fs::exists(out / "part-001.jsonl.part"));
+  EXPECT_FALSE(fs::exists(out / kManifestName));
+}
+
+TEST_F(DownloaderTest, BodyAlwaysShorterThanAnnouncedFailsVerificationAfterRetries) {
+  auto exp = make_export("exp-short", {"0123456789"});
+  exp.files[0].size_in_bytes = 20;
+  serve_all({"0123456789"});
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Verification);
+  EXPECT_FALSE(fs::exists(dir.path() / "exp-short" / "part-001.jsonl"));
+}
+
+// ------------------------------------------------------- retries and resume
+
+TEST_F(DownloaderTest, TruncatedTransferIsResumedWithRange) {
+  const std::string body = make_lines(40, "t");
+  const auto exp = make_export("exp-trunc", {body});
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  transport.on(route(0), [body, calls, h = serve(body)](const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
+    if ((*calls)++ == 0) {
+      (*sink)(std::string_view(body).substr(0, 100));
+      return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
+    }
+    return h(r, sink);
+  });
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_FALSE(requests[0].range_from.has_value());
+  ASSERT_TRUE(requests[1].range_from.has_value());
+  EXPECT_EQ(*requests[1].range_from, 100u);
+  EXPECT_EQ(slurp(dir.path() / "exp-trunc" / "part-001.jsonl"), body);
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(body));
+  EXPECT_EQ(result->manifest.files[0].lines, 40u);
+  EXPECT_EQ(clock.sleeps().size(), 1u);
+}
+
+TEST_F(DownloaderTest, ServerIgnoringRangeRestartsCleanly) {
+  const std::string body = make_lines(40, "r");
+  const auto exp = make_export("exp-norange", {body});
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  transport.on(route(0), [body, calls, h = serve(body, /*honour_range=*/false)](
+                             const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
+    if ((*calls)++ == 0) {
+      (*sink)(std::string_view(body).substr(0, 100));
+      return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
+    }
+    return h(r, sink);  // 200 with the whole file
+  });
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(transport.requests().at(1).range_from.value_or(0), 100u);
+  EXPECT_EQ(slurp(dir.path() / "exp-norange" / "part-001.jsonl"), body);
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(body));
+  EXPECT_EQ(result->manifest.files[0].lines, 40u);
+}
+
+TEST_F(DownloaderTest, WrongContentRangeRestartsFromZero) {
+  const std::string body = make_lines(30, "w");
+  const auto exp = make_export("exp-cr", {body});
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  transport.on(route(0), [body, calls, h = serve(body)](const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
+    const int n = (*calls)++;
+    if (n == 0) {
+      (*sink)(std::string_view(body).substr(0, 100));
+      return std::unexpected(Error{.kind = ErrorKind::Network, .message = "reset"});
+    }
+    if (n == 1) return respond(sink, 206, body.substr(150), {{"content-range", "bytes 150-999/1000"}});
+    return h(r, sink);
+  });
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_FALSE(requests[2].range_from.has_value());
+  EXPECT_EQ(slurp(dir.path() / "exp-cr" / "part-001.jsonl"), body);
+}
+
+TEST_F(DownloaderTest, PartFileFromAnEarlierRunIsResumed) {
+  const std::string body = make_lines(30, "e");
+  const auto exp = make_export("exp-prev", {body});
+  fs::create_directories(dir.path() / "exp-prev");
+  write_text(dir.path() / "exp-prev" / "part-001.jsonl.part", body.substr(0, 50));
+  serve_all({body});
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].range_from.value_or(0), 50u);
+  EXPECT_EQ(slurp(dir.path() / "exp-prev" / "part-001.jsonl"), body);
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(body));  // covers the old bytes too
+  EXPECT_EQ(result->manifest.files[0].lines, 30u);
+}
+
+TEST_F(DownloaderTest, PartFileLongerThanAnnouncedIsDiscarded) {
+  const std::string body = "short\n";
+  const auto exp = make_export("exp-big-part", {body});
+  fs::create_directories(dir.path() / "exp-big-part");
+  write_text(dir.path() / "exp-big-part" / "part-001.jsonl.part", "something much longer\n");
+  serve_all({body});
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_FALSE(transport.requests().at(0).range_from.has_value());
+  EXPECT_EQ(slurp(dir.path() / "exp-big-part" / "part-001.jsonl"), body);
+}
+
+TEST_F(DownloaderTest, RetryAfterIsHonoured) {
+  const std::string body = make_lines(5, "ra");
+  const auto exp = make_export("exp-ra", {body});
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  transport.on(route(0), [calls, h = serve(body)](const HttpRequest& r, const BodySink* sink) {
+    const int n = (*calls)++;
+    if (n == 0) return respond(sink, 429, "", {{"retry-after", "7"}});
+    if (n == 1) return respond(sink, 503, "", {{"retry-after", "42"}});
+    return h(r, sink);
+  });
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  const auto sleeps = clock.sleeps();
+  ASSERT_EQ(sleeps.size(), 2u);
+  EXPECT_EQ(sleeps[0], 7s);
+  EXPECT_EQ(sleeps[1], 42s);
+}
+
+TEST_F(DownloaderTest, ServerErrorsUntilMaxAttemptsFail) {
+  const auto exp = make_export("exp-500", {"data\n"});
+  transport.on(route(0), [](const HttpRequest&, const BodySink* sink) { return respond(sink, 500, "oops"); });
+  auto options = dir_options();
+  options.retry.max_attempts = 3;
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Http);
+  EXPECT_EQ(result.error().http_status, 500);
+  EXPECT_EQ(exit_code(result.error()), 1);
+  EXPECT_EQ(transport.count(route(0)), 3u);
+  EXPECT_EQ(clock.sleeps().size(), 2u);
+  EXPECT_EQ(result.error().message.find("sig="), std::string::npos) << result.error().message;
+  EXPECT_NE(result.error().message.find("part-001.jsonl"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.path() / "exp-500" / "part-001.jsonl"));
+}
+
+TEST_F(DownloaderTest, NonRetryableStatusFailsAtOnce) {
+  const auto exp = make_export("exp-400", {"data\n"});
+  transport.on(route(0), [](const HttpRequest&, const BodySink* sink) { return respond(sink, 400, "bad"); });
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Http);
+  EXPECT_EQ(transport.count(route(0)), 1u);
+}
+
+// ------------------------------------------------------------- URL refresh
+
+TEST_F(DownloaderTest, RefusedUrlIsRefreshedOnceAndTheFreshUrlUsed) {
+  const std::string body = make_lines(10, "f");
+  const auto exp = make_export("exp-403", {body}, "OLD");
+  transport.on(route(0), [h = serve(body)](const HttpRequest& r, const BodySink* sink) {
+    if (r.url.find("sig=OLD") != std::string::npos) return respond(sink, 403, "AuthenticationFailed");
+    return h(r, sink);
+  });
+  Downloader downloader(transport, clock, refresher(make_export("exp-403", {body}, "NEW")));
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(refreshes.load(), 1);
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_NE(requests[1].url.find("sig=NEW"), std::string::npos);
+  EXPECT_TRUE(clock.sleeps().empty());
+  EXPECT_EQ(slurp(dir.path() / "exp-403" / "part-001.jsonl"), body);
+}
+
+TEST_F(DownloaderTest, ConcurrentRefusalsShareOneRefresh) {
+  std::vector<std::string> contents;
+  for (int i = 0; i < 8; ++i) contents.push_back(make_lines(10, "c" + std::to_string(i)));
+  const auto exp = make_export("exp-many403", contents, "OLD");
+  auto arrived = std::make_shared<std::atomic<int>>(0);
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    transport.on(route(i), [arrived, h = serve(contents[i])](const HttpRequest& r, const BodySink* sink) {
+      if (r.url.find("sig=OLD") != std::string::npos) {
+        // Hold every worker here until all eight are in flight (bounded wait).
+        ++*arrived;
+        for (int spin = 0; spin < 2000 && arrived->load() < 8; ++spin) std::this_thread::sleep_for(1ms);
+        return respond(sink, 403, "expired");
+      }
+      return h(r, sink);
+    });
+  }
+  Downloader downloader(transport, clock, refresher(make_export("exp-many403", contents, "NEW")));
+  auto result = downloader.download(exp, dir_options(8));
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(arrived->load(), 8);
+  EXPECT_EQ(refreshes.load(), 1);
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    EXPECT_EQ(slurp(dir.path() / "exp-many403" / part_file_name(i)), contents[i]);
+  }
+}
+
+TEST_F(DownloaderTest, UrlOlderThanNineMinutesIsRefreshedBeforeRetrying) {
+  const std::string body = make_lines(5, "old");
+  const auto exp = make_export("exp-age", {body}, "OLD");
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  transport.on(route(0), [calls, h = serve(body)](const HttpRequest& r, const BodySink* sink) {
+    if ((*calls)++ == 0) return respond(sink, 429, "", {{"retry-after", "600"}});
+    return h(r, sink);
+  });
+  Downloader downloader(transport, clock, refresher(make_export("exp-age", {body}, "NEW")));
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(refreshes.load(), 1);
+  EXPECT_NE(transport.requests().at(1).url.find("sig=NEW"), std::string::npos);
+}
+
+TEST_F(DownloaderTest, ExportNoLongerSuccessfulOnRefreshIsExportFailed) {
+  const auto exp = make_export("exp-gone", {"a\n"}, "OLD");
+  transport.on(route(0), [](const HttpRequest&, const BodySink* sink) { return respond(sink, 403, ""); });
+  Downloader downloader(transport, clock, refresher(make_export("exp-gone", {}, "NEW", ExportStatus::Expired)));
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::ExportFailed);
+  EXPECT_EQ(exit_code(result.error()), 4);
+}
+
+TEST_F(DownloaderTest, UrlRefusedEvenWhenFreshGivesUpAfterThreeRefreshes) {
+  const auto exp = make_export("exp-deny", {"a\n"}, "OLD");
+  transport.on(route(0), [](const HttpRequest&, const BodySink* sink) { return respond(sink, 403, ""); });
+  Downloader downloader(transport, clock, refresher(make_export("exp-deny", {"a\n"}, "NEW")));
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Http);
+  EXPECT_EQ(result.error().http_status, 403);
+  EXPECT_EQ(refreshes.load(), 3);
+  EXPECT_EQ(result.error().message.find("sig="), std::string::npos) << result.error().message;
+}
+
+// -------------------------------------------------- manifest and --force
+
+TEST_F(DownloaderTest, VerifiedManifestMeansNothingIsFetchedAgain) {
+  const std::vector<std::string> contents = {make_lines(3, "m0"), make_lines(4, "m1")};
+  const auto exp = make_export("exp-done", contents);
+  serve_all(contents);
+  Downloader downloader(transport, clock, nullptr);
+  ASSERT_TRUE(downloader.download(exp, dir_options()));
+  const auto before = transport.requests().size();
+
+  auto again = downloader.download(exp, dir_options());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->already_complete);
+  EXPECT_EQ(transport.requests().size(), before);
+  EXPECT_EQ(again->manifest.files.at(1).sha256, detail::sha256_hex(contents[1]));
+}
+
+TEST_F(DownloaderTest, ForceFetchesAgain) {
+  const std::vector<std::string> contents = {make_lines(3, "m0"), make_lines(4, "m1")};
+  const auto exp = make_export("exp-force", contents);
+  serve_all(contents);
+  Downloader downloader(transport, clock, nullptr);
+  ASSERT_TRUE(downloader.download(exp, dir_options()));
+  const auto before = transport.requests().size();
+
+  auto options = dir_options();
+  options.force = true;
+  auto again = downloader.download(exp, options);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->already_complete);
+  EXPECT_EQ(transport.requests().size(), before + 2);
+}
+
+TEST_F(DownloaderTest, ManifestWithAMissingFileIsNotTrusted) {
+  const std::vector<std::string> contents = {make_lines(3, "x0"), make_lines(4, "x1")};
+  const auto exp = make_export("exp-miss", contents);
+  serve_all(contents);
+  Downloader downloader(transport, clock, nullptr);
+  ASSERT_TRUE(downloader.download(exp, dir_options()));
+  fs::remove(dir.path() / "exp-miss" / "part-002.jsonl");
+  const auto before = transport.requests().size();
+
+  auto again = downloader.download(exp, dir_options());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->already_complete);
+  EXPECT_EQ(transport.requests().size(), before + 1);  // part-001 is re-hashed, not fetched
+  EXPECT_EQ(slurp(dir.path() / "exp-miss" / "part-002.jsonl"), contents[1]);
+  EXPECT_EQ(again->manifest.files[0].sha256, detail::sha256_hex(contents[0]));
+}
+
+TEST_F(DownloaderTest, ParseManifestRejectsMalformedObjects) {
+  EXPECT_FALSE(parse_manifest(json::array()));
+  EXPECT_FALSE(parse_manifest(json{{"ExportId", 3}, {"Files", json::array()}}));
+  EXPECT_FALSE(parse_manifest(json{{"ExportId", "x"}}));
+  EXPECT_FALSE(parse_manifest(json{{"ExportId", "x"}, {"Files", {{{"Name", "a"}, {"SizeInBytes", -1}}}}}));
+  auto ok = parse_manifest(json{{"ExportId", "x"}, {"Files", json::array()}, {"Future", true}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->export_id, "x");
+}
+
+// ------------------------------------------------------------- stream mode
+
+class StreamFile {
+ public:
+  StreamFile() : file_(std::tmpfile()) {}
+  ~StreamFile() { std::fclose(file_); }
+  std::FILE* get() const { return file_; }
+  std::string contents() const {
+    std::fflush(file_);
+    std::rewind(file_);
+    std::string out;
+    char buffer[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof buffer, file_)) > 0) out.append(buffer, n);
+    return out;
+  }
+
+ private:
+  std::FILE* file_;
+};
+
+TEST_F(DownloaderTest, StreamModeConcatenatesInOrderWithNewlineRepair) {
+  const std::vector<std::string> contents = {"{\"a\":1}\n{\"a\":2}", "", "{\"a\":3}\n", "{\"a\":4}"};
+  const auto exp = make_export("exp-stream", contents);
+  serve_all(contents);
+  StreamFile out;
+  DownloadOptions options;
+  options.out_stream = out.get();
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(out.contents(), "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n");
+  EXPECT_TRUE(result->directory.empty());
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+  EXPECT_EQ(result->manifest.files.at(0).lines, 2u);
+}
+
+TEST_F(DownloaderTest, StreamModeResumeDoesNotRepeatBytes) {
+  const std::string body = make_lines(30, "s");
+  const auto exp = make_export("exp-sresume", {body});
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  transport.on(route(0), [body, calls, h = serve(body, /*honour_range=*/false)](
+                             const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
+    if ((*calls)++ == 0) {
+      (*sink)(std::string_view(body).substr(0, 100));
+      return std::unexpected(Error{.kind = ErrorKind::Network, .message = "reset"});
+    }
+    return h(r, sink);  // ignores Range: the whole file again
+  });
+  StreamFile out;
+  DownloadOptions options;
+  options.out_stream = out.get();
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(transport.requests().at(1).range_from.value_or(0), 100u);
+  EXPECT_EQ(out.contents(), body);
+}
+
+TEST_F(DownloaderTest, StreamModeSizeMismatchFailsVerification) {
+  auto exp = make_export("exp-smis", {"abcdef\n"});
+  exp.files[0].size_in_bytes = 3;
+  serve_all({"abcdef\n"});
+  StreamFile out;
+  DownloadOptions options;
+  options.out_stream = out.get();
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Verification);
+}
+
+TEST_F(DownloaderTest, StreamWriteErrorIsIo) {
+  const auto exp = make_export("exp-epipe", {"abc\n"});
+  serve_all({"abc\n"});
+  std::FILE* full = std::fopen("/dev/full", "w");
+  if (full == nullptr) GTEST_SKIP() << "no /dev/full";
+  DownloadOptions options;
+  options.out_stream = full;
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  std::fclose(full);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Io);
+}
+
+// -------------------------------------------------------- failure modes
+
+TEST_F(DownloaderTest, ExportThatIsNotSuccessIsExportFailed) {
+  const auto exp = make_export("exp-proc", {}, "OLD", ExportStatus::Processing);
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::ExportFailed);
+  EXPECT_TRUE(transport.requests().empty());
+  EXPECT_FALSE(fs::exists(dir.path() / "exp-proc"));
+}
+
+TEST_F(DownloaderTest, CancellationIsInterruptedAndKeepsThePartFile) {
+  const std::string body = make_lines(40, "k");
+  const auto exp = make_export("exp-cancel", {body});
+  transport.on(route(0), [body](const HttpRequest&, const BodySink* sink) -> Result<HttpResponse> {
+    if (!(*sink)(std::string_view(body).substr(0, 100))) return std::unexpected(Error{.kind = ErrorKind::Io});
+    request_cancel(SIGTERM);
+    if (!(*sink)(std::string_view(body).substr(100))) {
+      return std::unexpected(Error{.kind = ErrorKind::Io, .message = "sink aborted"});
+    }
+    return respond(nullptr, 200, "");
+  });
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Interrupted);
+  EXPECT_EQ(result.error().signal, SIGTERM);
+  EXPECT_EQ(exit_code(result.error()), 143);
+  const auto out = dir.path() / "exp-cancel";
+  EXPECT_EQ(slurp(out / "part-001.jsonl.part"), body.substr(0, 100));
+  EXPECT_FALSE(fs::exists(out / "part-001.jsonl"));
+  EXPECT_FALSE(fs::exists(out / kManifestName));
+
+  // The next run resumes where the interrupted one stopped.
+  reset_cancel();
+  FakeTransport second;
+  second.on(route(0), serve(body));
+  Downloader again(second, clock, nullptr);
+  auto resumed = again.download(exp, dir_options());
+  ASSERT_TRUE(resumed) << resumed.error().message;
+  EXPECT_EQ(second.requests().at(0).range_from.value_or(0), 100u);
+  EXPECT_EQ(slurp(out / "part-001.jsonl"), body);
+}
+
+TEST_F(DownloaderTest, UnwritableOutputDirectoryIsIoNamingThePath) {
+  write_text(dir.path() / "not-a-dir", "x");
+  const auto exp = make_export("exp-io", {"a\n"});
+  auto options = dir_options();
+  options.out_dir = dir.path() / "not-a-dir";
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Io);
+  EXPECT_NE(result.error().message.find("not-a-dir"), std::string::npos) << result.error().message;
+}
+
+// ------------------------------------------------------------ atomic files
+
+class AtomicFileTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+};
+
+TEST_F(AtomicFileTest, CommitReplacesTheTargetAndLeavesNoTemporary) {
+  const auto target = dir.path() / "manifest.json";
+  write_text(target, "old");
+  auto file = detail::AtomicFile::create(target);
+  ASSERT_TRUE(file);
+  ASSERT_TRUE(file->write("new "));
+  ASSERT_TRUE(file->write("content"));
+  EXPECT_EQ(slurp(target), "old");  // not visible before commit
+  ASSERT_TRUE(file->commit());
+  EXPECT_EQ(slurp(target), "new content");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator{}), 1);
+}
+
+TEST_F(AtomicFileTest, UncommittedTemporaryIsRemoved) {
+  const auto target = dir.path() / "journal.json";
+  fs::path temp;
+  {
+    auto file = detail::AtomicFile::create(target);
+    ASSERT_TRUE(file);
+    ASSERT_TRUE(file->write("half"));
+    temp = file->temp_path();
+    EXPECT_TRUE(fs::exists(temp));
+  }
+  EXPECT_FALSE(fs::exists(temp));
+  EXPECT_FALSE(fs::exists(target));
+}
+
+TEST_F(AtomicFileTest, WriteFileAtomically) {
+  const auto target = dir.path() / "a.json";
+  ASSERT_TRUE(detail::write_file_atomically(target, "{}\n"));
+  ASSERT_TRUE(detail::write_file_atomically(target, "{\"x\":1}\n"));
+  EXPECT_EQ(slurp(target), "{\"x\":1}\n");
+}
+
+TEST_F(AtomicFileTest, MissingDirectoryIsIoNamingThePath) {
+  auto st = detail::write_file_atomically(dir.path() / "missing" / "a.json", "x");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().kind, ErrorKind::Io);
+  EXPECT_NE(st.error().message.find("missing"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("No such file or directory"), std::string::npos) << st.error().message;
+}
+
+TEST_F(AtomicFileTest, UnwritableDirectoryIsIoWithAPermissionHint) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
+  const auto locked = dir.path() / "locked";
+  fs::create_directory(locked);
+  fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
+  auto st = detail::write_file_atomically(locked / "a.json", "x");
+  fs::permissions(locked, fs::perms::owner_all);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().kind, ErrorKind::Io);
+  EXPECT_NE(st.error().message.find(locked.string()), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("permission"), std::string::npos) << st.error().message;
+}
+
+TEST_F(AtomicFileTest, PartFileAppendsResumesAndFinishes) {
+  const auto final_path = dir.path() / "part-001.jsonl";
+  {
+    auto part = detail::PartFile::open(final_path);
+    ASSERT_TRUE(part);
+    EXPECT_EQ(part->size(), 0u);
+    ASSERT_TRUE(part->append("hello "));
+  }  // kept on destruction
+  EXPECT_EQ(slurp(dir.path() / "part-001.jsonl.part"), "hello ");
+  auto part = detail::PartFile::open(final_path);
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->size(), 6u);
+  std::string read_back;
+  ASSERT_TRUE(part->read(0, [&](std::string_view chunk) { read_back += chunk; }));
+  EXPECT_EQ(read_back, "hello ");
+  ASSERT_TRUE(part->append("world"));
+  ASSERT_TRUE(part->truncate(5));
+  ASSERT_TRUE(part->append("!"));
+  ASSERT_TRUE(part->finish());
+  EXPECT_EQ(slurp(final_path), "hello!");
+  EXPECT_FALSE(fs::exists(dir.path() / "part-001.jsonl.part"));
+}
+
+TEST_F(AtomicFileTest, PartFileDiscardDeletesIt) {
+  const auto final_path = dir.path() / "part-002.jsonl";
+  auto part = detail::PartFile::open(final_path);
+  ASSERT_TRUE(part);
+  ASSERT_TRUE(part->append("junk"));
+  part->discard();
+  EXPECT_FALSE(fs::exists(dir.path() / "part-002.jsonl.part"));
+  EXPECT_FALSE(fs::exists(final_path));
+}
+
+TEST_F(AtomicFileTest, IoErrorExplainsFullDiskAndReadOnlyFileSystems) {
+  EXPECT_NE(detail::io_error("cannot write", "/x/y", ENOSPC).message.find("/x/y"), std::string::npos);
+  EXPECT_NE(detail::io_error("cannot write", "/x/y", ENOSPC).message.find("disk space"), std::string::npos);
+  EXPECT_NE(detail::io_error("cannot write", "/x/y", EROFS).message.find("read-only"), std::string::npos);
+  EXPECT_EQ(detail::io_error("cannot write", "/x/y", EACCES).kind, ErrorKind::Io);
+}
+
+}  // namespace
+}  // namespace mews_export

@@ -1,1 +1,45 @@
 #include <gtest/gtest.h>
+
+#include "mews_export/retry.hpp"
+
+using namespace mews_export;
+using namespace std::chrono;
+
+TEST(Retry, RetriesTransientFailuresOnly) {
+  EXPECT_TRUE(is_retryable(Error{.kind = ErrorKind::Network}));
+  EXPECT_TRUE(is_retryable(Error{.kind = ErrorKind::Timeout}));
+  for (int status : {408, 429, 500, 502, 503, 504}) {
+    EXPECT_TRUE(is_retryable(Error{.kind = ErrorKind::Api, .http_status = status})) << status;
+  }
+  for (int status : {400, 404, 409}) {
+    EXPECT_FALSE(is_retryable(Error{.kind = ErrorKind::Api, .http_status = status})) << status;
+  }
+  EXPECT_FALSE(is_retryable(Error{.kind = ErrorKind::Refused, .http_status = 401}));
+  EXPECT_FALSE(is_retryable(Error{.kind = ErrorKind::Refused, .http_status = 403}));
+  EXPECT_FALSE(is_retryable(Error{.kind = ErrorKind::Io}));
+  EXPECT_FALSE(is_retryable(Error{.kind = ErrorKind::Interrupted}));
+}
+
+TEST(Retry, ParsesRetryAfterSecondsAndHttpDates) {
+  const auto now = *parse_utc("2026-11-28T10:00:00Z");
+  EXPECT_EQ(parse_retry_after("30", now), seconds{30});
+  EXPECT_EQ(parse_retry_after(" 0 ", now), seconds{0});
+  EXPECT_EQ(parse_retry_after("Sat, 28 Nov 2026 10:01:30 GMT", now), seconds{90});
+  EXPECT_EQ(parse_retry_after("Sat, 28 Nov 2026 09:00:00 GMT", now), seconds{0});
+  EXPECT_FALSE(parse_retry_after("soon", now));
+  EXPECT_FALSE(parse_retry_after("", now));
+  EXPECT_FALSE(parse_retry_after("-5", now));
+}
+
+TEST(Retry, BackoffIsFullJitterUnderACappedExponentialCeiling) {
+  RetryPolicy policy{.max_attempts = 10, .base_delay = milliseconds{1000}, .max_delay = seconds{60}};
+  EXPECT_EQ(next_delay(policy, 1, std::nullopt, 0.999999), milliseconds{999});
+  EXPECT_EQ(next_delay(policy, 3, std::nullopt, 0.5), milliseconds{2000});
+  EXPECT_EQ(next_delay(policy, 20, std::nullopt, 0.5), milliseconds{30000});  // capped at 60 s
+  EXPECT_EQ(next_delay(policy, 4, std::nullopt, 0.0), milliseconds{0});
+}
+
+TEST(Retry, RetryAfterWinsOverBackoff) {
+  RetryPolicy policy;
+  EXPECT_EQ(next_delay(policy, 1, seconds{30}, 0.1), seconds{30});
+}

@@ -1,0 +1,121 @@
+// The CLI's shared pieces: global options (one struct), the per-invocation
+// context built from them (transport, clock, API client), and output helpers.
+// Each subcommand lives in its own cmd_*.cpp with setup_x() and run_x().
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mews_export/api_client.hpp"
+#include "mews_export/clock.hpp"
+#include "mews_export/downloader.hpp"
+#include "mews_export/error.hpp"
+#include "mews_export/http.hpp"
+#include "mews_export/journal.hpp"
+#include "mews_export/model.hpp"
+#include "mews_export/poller.hpp"
+#include "mews_export/validate.hpp"
+
+namespace mews_export::cli {
+
+// Options accepted before or after any command.
+struct GlobalOptions {
+  std::optional<std::string> platform;
+  std::optional<std::string> client_token_file;
+  std::optional<std::string> access_token_file;
+  std::optional<std::string> client;
+  std::optional<std::string> profile;
+  std::optional<std::string> config;
+  std::optional<std::string> state_dir;
+  std::optional<std::string> ca_bundle;
+  int verbose = 0;
+  bool quiet = false;
+  std::string log_format = "text";
+  std::string progress = "auto";
+  bool json = false;
+  bool allow_insecure_http = false;
+};
+
+// What one invocation works with, resolved from the global options and the environment.
+class Context {
+ public:
+  // Resolves platform and tokens; errors are Usage (exit 2) and say what to set.
+  static Result<std::unique_ptr<Context>> create(const GlobalOptions& options);
+
+  ApiClient& api() { return *api_; }
+  HttpTransport& transport() { return *transport_; }
+  Clock& clock() { return clock_; }
+  const GlobalOptions& options() const { return options_; }
+  const std::string& base_url() const { return base_url_; }
+  // --state-dir > $MEWS_EXPORT_STATE_DIR > $XDG_STATE_HOME/mews-export.
+  std::filesystem::path state_dir() const;
+
+ private:
+  GlobalOptions options_;
+  std::string base_url_;
+  SystemClock clock_;
+  std::unique_ptr<HttpTransport> transport_;
+  std::unique_ptr<ApiClient> api_;
+};
+
+// Records a newly created export in the journal (a failure is only a warning:
+// the export exists either way). Returns the entry.
+JournalEntry journal_created(Context& context, const AddArguments& args, const AddExportRequest& request,
+                             const Export& created, const std::string& output);
+
+// A command's body: returns the process exit code.
+using CommandRunner = std::function<int()>;
+
+// Each subcommand registers itself on `app` and sets `*runner` when chosen.
+void setup_add(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
+void setup_status(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
+void setup_wait(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
+void setup_download(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
+void setup_run(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
+
+// Registers add's options (entity, scope, filters) on `command`, filling `args`.
+void add_export_options(CLI::App& command, AddArguments& args);
+// Registers --interval/--timeout on `command`.
+void add_wait_options(CLI::App& command, std::string& interval, std::string& timeout);
+// Parses --interval/--timeout into `options` (Usage error when malformed).
+Status parse_wait_options(const std::string& interval, const std::string& timeout, WaitOptions& options);
+
+// Logs `error` to stderr and returns its exit code.
+int report(const Error& error);
+// Prints `value` on stdout as one JSON document and a newline.
+void print_json(const nlohmann::json& value);
+// One table row per export: id, entity, status, files, total size, expiry.
+void print_export_table(const std::vector<Export>& exports);
+// "1.2 MiB"
+std::string human_size(std::uint64_t bytes);
+// Exit code for terminal exports: 0 when all succeeded, else 4 (and a message per failure).
+int check_all_succeeded(const std::vector<Export>& exports);
+// Warns (stderr) when fewer than 24 h remain before ExpiresUtc; errors (ExportFailed)
+// when it has passed.
+Status check_expiry(const Export& exp, Clock& clock);
+
+}  // namespace mews_export::cli
+
+namespace mews_export::cli {
+
+// Where and how `download` and `run` write the files.
+struct OutputOptions {
+  std::string out_dir;
+  bool to_stdout = false;
+  int parallel = 4;
+  bool force = false;
+};
+
+// Registers -o/--output-dir, --stdout and --parallel on `command`.
+void add_output_options(CLI::App& command, OutputOptions& output);
+
+// Downloads the files of `exp` (already known to be Success) with fresh URLs
+// from getAll on demand, then prints the export directory (or JSON).
+int download_export(Context& context, const Export& exp, const OutputOptions& output);
+
+}  // namespace mews_export::cli

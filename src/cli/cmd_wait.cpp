@@ -1,0 +1,56 @@
+// `mews-export wait ID...`: one getAll per tick until every export is terminal.
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+#include "app.hpp"
+
+namespace mews_export::cli {
+namespace {
+
+struct WaitCommandOptions {
+  std::vector<std::string> ids;
+  std::string interval;
+  std::string timeout;
+};
+
+int run_wait(const GlobalOptions& global, const WaitCommandOptions& options) {
+  WaitOptions wait;
+  if (auto ok = parse_wait_options(options.interval, options.timeout, wait); !ok) return report(ok.error());
+  auto context = Context::create(global);
+  if (!context) return report(context.error());
+  wait.on_poll = [](const std::vector<Export>& exports) {
+    for (const auto& e : exports) spdlog::info("export {} is {}", e.id, e.status_name);
+  };
+  auto result = wait_for_exports((*context)->api(), (*context)->clock(), options.ids, wait);
+  if (!result) {
+    const int code = report(result.error());
+    if (result.error().kind == ErrorKind::WaitTimeout) {
+      std::string ids;
+      for (const auto& id : options.ids) ids += " " + id;
+      spdlog::error("continue with: mews-export wait{}", ids);
+    }
+    return code;
+  }
+  if (global.json) {
+    auto array = nlohmann::json::array();
+    for (const auto& e : *result) array.push_back(export_to_public_json(e));
+    print_json(array);
+  } else {
+    print_export_table(*result);
+  }
+  return check_all_succeeded(*result);
+}
+
+}  // namespace
+
+void setup_wait(CLI::App& app, GlobalOptions& global, CommandRunner& runner) {
+  auto options = std::make_shared<WaitCommandOptions>();
+  auto* command = app.add_subcommand("wait", "Poll exports until each is finished");
+  command->add_option("ids", options->ids, "export ids")->required();
+  add_wait_options(*command, options->interval, options->timeout);
+  command->footer("Example:\n  mews-export wait --interval 1m --timeout 2h $(mews-export add --entity Bill)");
+  command->callback([&global, &runner, options] { runner = [&global, options] { return run_wait(global, *options); }; });
+}
+
+}  // namespace mews_export::cli

@@ -1,0 +1,213 @@
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "app.hpp"
+#include "mews_export/settings.hpp"
+#include "mews_export/time.hpp"
+#include "mews_export/version.hpp"
+
+namespace mews_export::cli {
+namespace {
+
+std::optional<std::string> env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
+
+// A token: --x-token-file > $MEWS_X_TOKEN > $MEWS_X_TOKEN_FILE.
+Result<std::string> resolve_token(const char* what, const std::optional<std::string>& flag_file,
+                                  const char* value_var, const char* file_var, const char* flag) {
+  std::optional<std::string> file = flag_file;
+  if (!file) {
+    if (auto value = env(value_var)) return *value;
+    file = env(file_var);
+  }
+  if (!file) {
+    return fail(ErrorKind::Usage, std::string("no ") + what + " token: set " + value_var + " (the value) or " +
+                                      file_var + " (a file holding it), or pass " + flag +
+                                      " PATH; tokens are never taken as command-line values");
+  }
+  bool readable_by_others = false;
+  auto token = read_token_file(*file, &readable_by_others);
+  if (token && readable_by_others) {
+    spdlog::warn("token file {} is readable by other users; restrict it with: chmod 600 {}", *file, *file);
+  }
+  return token;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
+  auto context = std::unique_ptr<Context>(new Context());
+  context->options_ = options;
+  const std::string platform = options.platform.value_or(env("MEWS_PLATFORM").value_or("production"));
+  auto base = resolve_platform(platform, options.allow_insecure_http);
+  if (!base) return std::unexpected(base.error());
+  context->base_url_ = *base;
+
+  auto client_token = resolve_token("client", options.client_token_file, "MEWS_CLIENT_TOKEN",
+                                    "MEWS_CLIENT_TOKEN_FILE", "--client-token-file");
+  if (!client_token) return std::unexpected(client_token.error());
+  auto access_token = resolve_token("access", options.access_token_file, "MEWS_ACCESS_TOKEN",
+                                    "MEWS_ACCESS_TOKEN_FILE", "--access-token-file");
+  if (!access_token) return std::unexpected(access_token.error());
+
+  CurlOptions curl;
+  curl.user_agent = std::string("mews-export/") + version();
+  curl.ca_bundle = options.ca_bundle.value_or("");
+  context->transport_ = make_curl_transport(curl);
+
+  ApiClientOptions api;
+  api.base_url = context->base_url_;
+  api.credentials.client_token = std::move(*client_token);
+  api.credentials.access_token = std::move(*access_token);
+  api.credentials.client = options.client.value_or(env("MEWS_CLIENT").value_or(std::string("mews-export ") + version()));
+  api.on_retry = [](int attempt, const Error& error, std::chrono::milliseconds delay) {
+    spdlog::warn("{} — retry {} in {}", describe(error), attempt, format_duration(delay));
+  };
+  context->api_ = std::make_unique<ApiClient>(*context->transport_, context->clock_, std::move(api));
+  spdlog::debug("platform {}", context->base_url_);
+  return context;
+}
+
+std::filesystem::path Context::state_dir() const {
+  if (options_.state_dir) return expand_home(*options_.state_dir);
+  return default_state_dir();
+}
+
+JournalEntry journal_created(Context& context, const AddArguments& args, const AddExportRequest& request,
+                             const Export& created, const std::string& output) {
+  const auto& credentials = context.api().options().credentials;
+  JournalEntry entry;
+  entry.id = created.id;
+  entry.key = make_job_key(context.base_url(), credentials.client_token, credentials.access_token, args, request);
+  entry.status = created.status_name;
+  entry.created_utc = format_utc(std::chrono::floor<std::chrono::seconds>(context.clock().now()));
+  entry.updated_utc = entry.created_utc;
+  entry.output = output;
+  auto journal = Journal::open(context.state_dir());
+  auto recorded = journal ? journal->record(entry) : Status(std::unexpected(journal.error()));
+  if (!recorded) spdlog::warn("export {} was created but could not be journaled: {}", created.id, describe(recorded.error()));
+  return entry;
+}
+
+int report(const Error& error) {
+  spdlog::error("{}", describe(error));
+  return exit_code(error);
+}
+
+void print_json(const nlohmann::json& value) {
+  const auto text = value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+std::string human_size(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024.0 && unit < 4) {
+    value /= 1024.0;
+    ++unit;
+  }
+  std::ostringstream out;
+  if (unit == 0) {
+    out << bytes << " B";
+  } else {
+    out << std::fixed << std::setprecision(1) << value << ' ' << kUnits[unit];
+  }
+  return out.str();
+}
+
+void print_export_table(const std::vector<Export>& exports) {
+  std::vector<std::vector<std::string>> rows{{"ID", "ENTITY", "STATUS", "FILES", "SIZE", "EXPIRES"}};
+  for (const auto& e : exports) {
+    rows.push_back({e.id, e.entity_type_name.empty() ? "-" : e.entity_type_name,
+                    e.status_name.empty() ? "-" : e.status_name, std::to_string(e.files.size()),
+                    e.files.empty() ? "-" : human_size(e.total_size()), e.expires_utc.value_or("-")});
+  }
+  std::vector<std::size_t> widths(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      out += row[i];
+      if (i + 1 < row.size()) out += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    out += '\n';
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+}
+
+int check_all_succeeded(const std::vector<Export>& exports) {
+  int code = 0;
+  for (const auto& e : exports) {
+    if (e.status != ExportStatus::Success) {
+      spdlog::error("export {} ended {}{}", e.id, e.status_name,
+                    e.status == ExportStatus::Expired ? ": its files are gone; start a new export"
+                                                      : ": start a new export (mews-export run ...)");
+      code = 4;
+    }
+  }
+  return code;
+}
+
+Status check_expiry(const Export& exp, Clock& clock) {
+  if (!exp.expires_utc) return {};
+  const auto expires = parse_utc(*exp.expires_utc);
+  if (!expires) return {};
+  const auto now = std::chrono::floor<std::chrono::seconds>(clock.now());
+  if (*expires <= now) {
+    return fail(ErrorKind::ExportFailed, "export " + exp.id + " expired at " + *exp.expires_utc +
+                                             "; its files can no longer be downloaded: start a new export");
+  }
+  if (*expires - now < std::chrono::hours{24}) {
+    spdlog::warn("export {} expires at {} (in {}); download it now", exp.id, *exp.expires_utc,
+                 format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(*expires - now)));
+  }
+  return {};
+}
+
+void add_wait_options(CLI::App& command, std::string& interval, std::string& timeout) {
+  command.add_option("--interval", interval, "time between status checks (ms, s, m, h; default 5m)");
+  command.add_option("--timeout", timeout, "give up waiting after this long (default 24h)");
+}
+
+Status parse_wait_options(const std::string& interval, const std::string& timeout, WaitOptions& options) {
+  if (!interval.empty()) {
+    const auto d = parse_duration(interval);
+    if (!d || d->count() <= 0) {
+      return fail(ErrorKind::Usage, "--interval '" + interval + "' is not a duration; use e.g. 30s, 5m or 1h");
+    }
+    options.interval = *d;
+  }
+  if (!timeout.empty()) {
+    const auto d = parse_duration(timeout);
+    if (!d) return fail(ErrorKind::Usage, "--timeout '" + timeout + "' is not a duration; use e.g. 30m, 24h");
+    options.timeout = *d;
+  }
+  return {};
+}
+
+void add_export_options(CLI::App& command, AddArguments& args) {
+  command.add_option("--entity", args.entity, "entity type, e.g. OrderItem, Reservation (case-insensitive)")
+      ->required();
+  command.add_option("--enterprise", args.enterprise_ids, "limit to this enterprise id (repeatable, at most 1000)");
+  command.add_option("--chain", args.chain_ids, "limit to this chain id (repeatable, at most 1000)");
+  command.add_option("--updated-from", args.updated_from, "only entities updated at or after T (YYYY-MM-DD[Thh:mm:ssZ])");
+  command.add_option("--updated-to", args.updated_to, "... and at or before T (default: five minutes ago)");
+  command.add_option("--posting-from", args.posting_from, "LedgerEntry: first posting date (YYYY-MM-DD)");
+  command.add_option("--posting-to", args.posting_to, "LedgerEntry: last posting date (YYYY-MM-DD)");
+}
+
+}  // namespace mews_export::cli

@@ -1,0 +1,216 @@
+#include "mews_export/journal.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "atomic_file.hpp"
+#include "mews_export/cancel.hpp"
+#include "mews_export/redact.hpp"
+#include "mews_export/time.hpp"
+#include "sha256.hpp"
+
+namespace mews_export {
+namespace {
+
+using nlohmann::json;
+
+json opt(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
+
+std::optional<std::string> opt_from(const json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+std::string normalise_time(const std::string& text) {
+  const auto t = parse_time_arg(text);
+  return t ? format_utc(*t) : text;
+}
+
+Status make_private_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return std::unexpected(detail::io_error("create directory", dir, ec.value()));
+  if (::chmod(dir.c_str(), 0700) != 0) return std::unexpected(detail::io_error("chmod", dir, errno));
+  return {};
+}
+
+}  // namespace
+
+bool JobKey::matches(const JobKey& recorded) const {
+  return platform == recorded.platform && token_fingerprint == recorded.token_fingerprint &&
+         entity_type == recorded.entity_type && enterprise_ids == recorded.enterprise_ids &&
+         chain_ids == recorded.chain_ids && updated_from == recorded.updated_from &&
+         posting_from == recorded.posting_from && posting_to == recorded.posting_to &&
+         (!updated_to || updated_to == recorded.updated_to);
+}
+
+std::string JobKey::lock_name() const {
+  return detail::sha256_hex(platform + '\n' + token_fingerprint + '\n' + entity_type).substr(0, 24);
+}
+
+JobKey make_job_key(const std::string& platform, const std::string& client_token, const std::string& access_token,
+                    const AddArguments& args, const AddExportRequest& request) {
+  JobKey key;
+  key.platform = platform;
+  key.token_fingerprint = token_fingerprint(client_token + '\n' + access_token);
+  key.entity_type = std::string(to_string(request.entity_type));
+  key.enterprise_ids = args.enterprise_ids;
+  key.chain_ids = args.chain_ids;
+  std::sort(key.enterprise_ids.begin(), key.enterprise_ids.end());
+  std::sort(key.chain_ids.begin(), key.chain_ids.end());
+  if (args.updated_from) key.updated_from = normalise_time(*args.updated_from);
+  if (args.updated_to) key.updated_to = normalise_time(*args.updated_to);
+  key.posting_from = args.posting_from;
+  key.posting_to = args.posting_to;
+  return key;
+}
+
+bool JournalEntry::unfinished() const { return !downloaded && status != "Failed" && status != "Expired"; }
+
+json to_json(const JournalEntry& entry) {
+  const auto& k = entry.key;
+  return {{"Id", entry.id},
+          {"Platform", k.platform},
+          {"TokenFingerprint", k.token_fingerprint},
+          {"EntityType", k.entity_type},
+          {"EnterpriseIds", k.enterprise_ids},
+          {"ChainIds", k.chain_ids},
+          {"UpdatedFrom", opt(k.updated_from)},
+          {"UpdatedTo", opt(k.updated_to)},
+          {"PostingFrom", opt(k.posting_from)},
+          {"PostingTo", opt(k.posting_to)},
+          {"Status", entry.status},
+          {"CreatedUtc", entry.created_utc},
+          {"UpdatedUtc", entry.updated_utc},
+          {"Output", entry.output},
+          {"Downloaded", entry.downloaded}};
+}
+
+Result<JournalEntry> parse_journal_entry(const json& object) {
+  if (!object.is_object()) return fail(ErrorKind::Protocol, "journal entry is not an object");
+  try {
+    JournalEntry e;
+    e.id = object.at("Id").get<std::string>();
+    e.key.platform = object.at("Platform").get<std::string>();
+    e.key.token_fingerprint = object.at("TokenFingerprint").get<std::string>();
+    e.key.entity_type = object.at("EntityType").get<std::string>();
+    e.key.enterprise_ids = object.value("EnterpriseIds", std::vector<std::string>{});
+    e.key.chain_ids = object.value("ChainIds", std::vector<std::string>{});
+    e.key.updated_from = opt_from(object, "UpdatedFrom");
+    e.key.updated_to = opt_from(object, "UpdatedTo");
+    e.key.posting_from = opt_from(object, "PostingFrom");
+    e.key.posting_to = opt_from(object, "PostingTo");
+    e.status = object.value("Status", "");
+    e.created_utc = object.value("CreatedUtc", "");
+    e.updated_utc = object.value("UpdatedUtc", "");
+    e.output = object.value("Output", "");
+    e.downloaded = object.value("Downloaded", false);
+    return e;
+  } catch (const json::exception& error) {
+    return fail(ErrorKind::Protocol, std::string("malformed journal entry: ") + error.what());
+  }
+}
+
+Result<Journal> Journal::open(const std::filesystem::path& state_dir) {
+  if (auto ok = make_private_dir(state_dir); !ok) return std::unexpected(ok.error());
+  Journal journal;
+  journal.dir_ = state_dir / "exports";
+  if (auto ok = make_private_dir(journal.dir_); !ok) return std::unexpected(ok.error());
+  return journal;
+}
+
+Status Journal::record(const JournalEntry& entry) {
+  if (entry.id.empty() || entry.id.find('/') != std::string::npos || entry.id.starts_with('.')) {
+    return fail(ErrorKind::Protocol, "refusing to journal an export with a malformed id");
+  }
+  const auto path = dir_ / (entry.id + ".json");
+  if (auto ok = detail::write_file_atomically(path, to_json(entry).dump(2) + "\n"); !ok) return ok;
+  ::chmod(path.c_str(), 0600);
+  return {};
+}
+
+std::vector<JournalEntry> Journal::entries() const {
+  std::vector<JournalEntry> out;
+  std::error_code ec;
+  for (const auto& item : std::filesystem::directory_iterator(dir_, ec)) {
+    if (item.path().extension() != ".json") continue;
+    std::ifstream in(item.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto parsed = json::parse(text.str(), nullptr, false);
+    if (auto entry = parse_journal_entry(parsed)) out.push_back(std::move(*entry));
+  }
+  std::sort(out.begin(), out.end(), [](const JournalEntry& a, const JournalEntry& b) {
+    return std::tie(a.created_utc, a.id) > std::tie(b.created_utc, b.id);
+  });
+  return out;
+}
+
+std::optional<JournalEntry> Journal::find_unfinished(const JobKey& key) const {
+  for (auto& entry : entries()) {
+    if (entry.unfinished() && key.matches(entry.key)) return entry;
+  }
+  return std::nullopt;
+}
+
+std::filesystem::path default_state_dir() {
+  if (const char* dir = std::getenv("MEWS_EXPORT_STATE_DIR"); dir != nullptr && *dir != '\0') return dir;
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && *xdg == '/') {
+    return std::filesystem::path(xdg) / "mews-export";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::filesystem::path(home) / ".local" / "state" / "mews-export";
+  }
+  return std::filesystem::path("/tmp") / ("mews-export-" + std::to_string(::getuid()));
+}
+
+Result<JobLock> JobLock::acquire(const std::filesystem::path& state_dir, const std::string& name, bool wait,
+                                 Clock& clock) {
+  const auto dir = state_dir / "locks";
+  if (auto ok = make_private_dir(dir); !ok) return std::unexpected(ok.error());
+  const auto path = dir / (name + ".lock");
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected(detail::io_error("open lock file", path, errno));
+  for (;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return JobLock(fd);
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      const int err = errno;
+      ::close(fd);
+      return std::unexpected(detail::io_error("lock", path, err));
+    }
+    if (!wait) {
+      ::close(fd);
+      return fail(ErrorKind::Locked,
+                  "another mews-export run for the same platform, token and entity is active; "
+                  "try again later or pass --wait-lock to wait for it");
+    }
+    if (!clock.sleep_for(std::chrono::seconds{1})) {
+      ::close(fd);
+      return std::unexpected(Error{.kind = ErrorKind::Interrupted, .message = "interrupted", .signal = cancel_signal()});
+    }
+  }
+}
+
+JobLock::JobLock(JobLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+JobLock& JobLock::operator=(JobLock&& other) noexcept {
+  std::swap(fd_, other.fd_);
+  return *this;
+}
+
+JobLock::~JobLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace mews_export

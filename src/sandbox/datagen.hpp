@@ -1,0 +1,94 @@
+// Deterministic synthetic JSON Lines data for the ten export entity types.
+// A file is a pure function of its FileSpec; records are generated one at a
+// time so that multi-GiB files never sit in memory.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mews_sandbox {
+
+// The entity types of exports/add, in the API documentation's order.
+inline constexpr std::array<std::string_view, 10> kEntityTypes = {
+    "OrderItem",         "Payment",       "Reservation", "Customer",
+    "Company",           "Bill",          "AvailabilityAdjustment",
+    "AvailabilityBlock", "ResourceBlock", "LedgerEntry"};
+
+// True when `name` is exactly one of kEntityTypes (case-sensitive, like the API).
+bool is_entity_type(std::string_view name);
+
+// Unix seconds <-> "YYYY-MM-DDThh:mm:ssZ". parse_utc also accepts a fraction
+// and "+00:00"; nullopt when malformed.
+std::string format_utc(std::int64_t unix_seconds);
+std::optional<std::int64_t> parse_utc(std::string_view text);
+// "YYYY-MM-DD" <-> Unix seconds at midnight UTC.
+std::string format_date(std::int64_t unix_seconds);
+std::optional<std::int64_t> parse_date(std::string_view text);
+
+// Everything a file's content depends on.
+struct FileSpec {
+  std::string entity;
+  std::uint64_t seed = 0;
+  std::uint32_t file_index = 0;
+  // Inclusive UpdatedUtc interval (Unix seconds): records fall inside it.
+  std::optional<std::pair<std::int64_t, std::int64_t>> updated;
+  // Inclusive posting dates (Unix seconds at midnight), LedgerEntry only.
+  std::optional<std::pair<std::int64_t, std::int64_t>> posting;
+  // Scope.EnterpriseIds; empty = the sandbox's own enterprises.
+  std::vector<std::string> enterprise_ids;
+  // Number of records, used when target_bytes is 0.
+  std::uint64_t records = 0;
+  // When > 0: records are appended while the file is smaller than this.
+  std::uint64_t target_bytes = 0;
+};
+
+// Appends record `index` of the file (one JSON object and '\n') to `out`.
+void append_record(const FileSpec& spec, std::uint64_t index, std::string& out);
+std::string generate_record(const FileSpec& spec, std::uint64_t index);
+
+// The result of walking a file once: its exact size, its record count, the byte
+// offset of every `checkpoint_every`-th record, and the content itself when small.
+struct FileIndex {
+  std::uint64_t size = 0;
+  std::uint64_t records = 0;
+  std::uint64_t checkpoint_every = 1000;
+  std::vector<std::uint64_t> checkpoints;  // checkpoints[i] = offset of record i*checkpoint_every
+  std::shared_ptr<const std::string> cached;
+};
+
+inline constexpr std::uint64_t kDefaultCheckpointEvery = 1000;
+inline constexpr std::uint64_t kDefaultCacheLimit = 1 << 20;
+
+// Walks the file described by `spec`. Returns nullopt when `cancel` became true.
+std::optional<FileIndex> index_file(const FileSpec& spec, const std::atomic<bool>* cancel = nullptr,
+                                    std::uint64_t checkpoint_every = kDefaultCheckpointEvery,
+                                    std::uint64_t cache_limit = kDefaultCacheLimit);
+
+// Sequential reader of a file from any offset: seeks to the nearest checkpoint
+// and regenerates from there. Cheap when reads are consecutive.
+class FileReader {
+ public:
+  FileReader(FileSpec spec, std::shared_ptr<const FileIndex> index);
+  // Appends up to `max` bytes starting at `offset` to `out`; returns the count
+  // (0 at or beyond the end).
+  std::size_t read(std::uint64_t offset, std::size_t max, std::string& out);
+
+ private:
+  void seek(std::uint64_t offset);
+
+  FileSpec spec_;
+  std::shared_ptr<const FileIndex> index_;
+  std::uint64_t record_ = 0;        // index of the record held in buffer_
+  std::uint64_t buffer_start_ = 0;  // file offset of buffer_[0]
+  std::string buffer_;
+  bool positioned_ = false;
+};
+
+}  // namespace mews_sandbox

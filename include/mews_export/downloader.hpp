@@ -86,7 +86,8 @@ class Downloader {
   // first as a ".part" file renamed only after its size is verified (fsync +
   // rename), then manifest.json last. A ".part" left by an earlier run or a
   // failed attempt is resumed with a Range request; a final file of the right
-  // size from an earlier run is re-hashed, not fetched. Stream mode: files in
+  // size from an earlier run is re-hashed, not fetched; a file announced with 0
+  // bytes is not requested. Stream mode: files in
   // order, each non-empty one ending in '\n'; no manifest file (the result's
   // manifest still lists sizes, hashes and lines).
   // Errors: Verification (size mismatch), Io (disk, output stream), Http/Network

@@ -39,6 +39,8 @@ struct GlobalOptions {
   std::string progress = "auto";
   bool json = false;
   bool allow_insecure_http = false;
+  std::optional<int> retries;             // retries after the first attempt
+  std::optional<std::string> retry_max_time;  // total time budget for retries
 };
 
 // What one invocation works with, resolved from the global options and the environment.
@@ -52,6 +54,8 @@ class Context {
   Clock& clock() { return clock_; }
   const GlobalOptions& options() const { return options_; }
   const std::string& base_url() const { return base_url_; }
+  // The retry policy from --retry/--retry-max-time (API calls and file transfers).
+  const RetryPolicy& retry_policy() const { return api_->options().retry; }
   // --state-dir > $MEWS_EXPORT_STATE_DIR > $XDG_STATE_HOME/mews-export.
   std::filesystem::path state_dir() const;
 

@@ -65,6 +65,7 @@ int download_export(Context& context, const Export& exp, const OutputOptions& ou
     options.out_dir = output.out_dir;
   }
   options.parallel = output.parallel;
+  options.retry = context.retry_policy();
   options.force = output.force;
   auto result = downloader.download(exp, options);
   if (!result) return report(result.error());

@@ -65,6 +65,15 @@ Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
 
   ApiClientOptions api;
   api.base_url = context->base_url_;
+  if (options.retries) api.retry.max_attempts = *options.retries + 1;
+  if (options.retry_max_time) {
+    const auto budget = parse_duration(*options.retry_max_time);
+    if (!budget) {
+      return fail(ErrorKind::Usage, "--retry-max-time '" + *options.retry_max_time +
+                                        "' is not a duration; use e.g. 30s, 15m");
+    }
+    api.retry.max_total = *budget;
+  }
   api.credentials.client_token = std::move(*client_token);
   api.credentials.access_token = std::move(*access_token);
   api.credentials.client = options.client.value_or(env("MEWS_CLIENT").value_or(std::string("mews-export ") + version()));

@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", global.log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_option("--progress", global.progress, "auto, always or never")->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_flag("--json", global.json, "print results as JSON");
+  app.add_option("--retry", global.retries, "retries of a failed request or transfer (default 7)")
+      ->check(CLI::Range(0, 1000));
+  app.add_option("--retry-max-time", global.retry_max_time, "stop retrying after this long in all (default 15m)");
   app.add_flag("--allow-insecure-http", global.allow_insecure_http, "allow plain http:// to non-loopback hosts");
 
   CommandRunner runner;

@@ -16,6 +16,8 @@
 #include <thread>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "atomic_file.hpp"
 #include "mews_export/cancel.hpp"
 #include "mews_export/redact.hpp"
@@ -282,6 +284,7 @@ Status Session::refresh_locked(std::size_t index) {
   current_ = std::move(*fresh);
   obtained_ = clock_.now();
   ++generation_;
+  spdlog::debug("fetched fresh file URLs for export {}", exp_.id);
   return check_file_locked(index);
 }
 
@@ -344,6 +347,7 @@ Status Session::transfer(std::size_t index, FileOutput& out, FileState& state) {
     // whether it starts at `offset` (206) or at 0 (200, Range ignored).
     std::optional<detail::SpillFile> spill;
     if (offset > 0) {
+      spdlog::debug("resuming {} at byte {} of {}", name, offset, expected);
       request.range_from = offset;
       auto created = detail::SpillFile::create(out.spill_dir());
       if (!created) return std::unexpected(created.error());
@@ -481,6 +485,8 @@ Status Session::transfer(std::size_t index, FileOutput& out, FileState& state) {
       return std::unexpected(with_context(
           failure, "downloading " + where + " failed after " + std::to_string(failures) + " attempts"));
     }
+    spdlog::warn("downloading {}: {}; retrying in {} (attempt {} of {})", where, failure.message,
+                 format_duration(delay), failures + 1, max_attempts);
     if (!clock_.sleep_for(delay)) return std::unexpected(interrupted_error());
   }
 }

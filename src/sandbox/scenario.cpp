@@ -48,9 +48,11 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
   else if (action == "truncate") f.action = FaultAction::Truncate;
   else if (action == "stall") f.action = FaultAction::Stall;
   else if (action == "drop_final_newline") f.action = FaultAction::DropFinalNewline;
+  else if (action == "extra_bytes") f.action = FaultAction::ExtraBytes;
   else bad(where + ".action unknown: " + action);
   if ((f.action == FaultAction::Truncate || f.action == FaultAction::Stall ||
-       f.action == FaultAction::DropFinalNewline) && f.target != FaultTarget::File)
+       f.action == FaultAction::DropFinalNewline || f.action == FaultAction::ExtraBytes) &&
+      f.target != FaultTarget::File)
     bad(where + ": " + action + " applies to target file only");
   f.after = get<std::uint64_t>(j, "after", 0);
   if (j.contains("times") && j["times"].is_null()) f.times = std::nullopt;

@@ -25,7 +25,7 @@ struct FileLayout {
 };
 
 enum class FaultTarget { Add, GetAll, File };
-enum class FaultAction { Status, Reset, Truncate, Stall, DropFinalNewline };
+enum class FaultAction { Status, Reset, Truncate, Stall, DropFinalNewline, ExtraBytes };
 
 // One injected fault. It hits matching requests number after .. after+times-1
 // (counted from 0 among the requests that match target, entity and file_index).
@@ -39,7 +39,8 @@ struct Fault {
   int status = 500;
   std::optional<std::string> retry_after;
   std::optional<nlohmann::json> body;
-  std::optional<std::uint64_t> bytes;      // truncate/stall: bytes sent first (default: half)
+  std::optional<std::uint64_t> bytes;      // truncate/stall: bytes sent first (default: half);
+                                           // extra_bytes: bytes served beyond the file (default 16)
   double seconds = 5;                      // stall: how long to send nothing
 };
 

@@ -190,6 +190,7 @@ const char* action_name(FaultAction a) {
     case FaultAction::Truncate: return "truncate";
     case FaultAction::Stall: return "stall";
     case FaultAction::DropFinalNewline: return "drop_final_newline";
+    case FaultAction::ExtraBytes: return "extra_bytes";
   }
   return "status";
 }
@@ -626,12 +627,20 @@ struct Server::Impl {
     }
     auto reader = std::make_shared<FileReader>(l.e->specs[l.index], l.file);
     auto buffer = std::make_shared<std::string>();
+    // extra_bytes: the body is longer than the SizeInBytes getAll announced.
+    const std::uint64_t real_length = length;
+    if (fault && fault->action == FaultAction::ExtraBytes) length += fault->bytes.value_or(16);
     std::uint64_t limit = length;
     if (fault && (fault->action == FaultAction::Truncate || fault->action == FaultAction::Stall))
       limit = std::min<std::uint64_t>(length, fault->bytes.value_or(length / 2));
     res.set_content_provider(
         static_cast<std::size_t>(length), kJsonLines,
-        [this, reader, buffer, start, limit, fault](std::size_t offset, std::size_t max, httplib::DataSink& sink) {
+        [this, reader, buffer, start, limit, real_length, fault](std::size_t offset, std::size_t max,
+                                                                 httplib::DataSink& sink) {
+          if (offset >= real_length && offset < limit) {
+            const std::string junk(static_cast<std::size_t>(std::min<std::uint64_t>(max, limit - offset)), 'x');
+            return sink.write(junk.data(), junk.size());
+          }
           if (offset >= limit) {
             if (fault && fault->action == FaultAction::Stall) {
               std::unique_lock lock(stop_mu);

@@ -1,1 +1,395 @@
+// Drives the real mews-export binary against the real mews-sandbox over
+// loopback HTTP: every command, the output layout, and every exit code.
+// Every output of every call is checked for secrets (tokens, URL signatures).
 #include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "mews_export/downloader.hpp"
+#include "mews_export/journal.hpp"
+#include "mews_export/validate.hpp"
+#include "sha256.hpp"
+#include "support/sandbox_process.hpp"
+
+using namespace mews_export;
+using namespace mews_export::testing;
+using nlohmann::json;
+
+namespace {
+
+const json kFastScenario = {{"progression", {{"pending_polls", 1}, {"processing_polls", 1}}},
+                            {"entities", {{"*", {{"files", 2}, {"records_per_file", 300}}},
+                                          {"OrderItem", {{"files", 3}, {"records_per_file", 500}}},
+                                          {"Company", {{"files", 0}}}}},
+                            {"failed_entities", {"AvailabilityBlock"}}};
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  explicit Cli(const json& scenario = kFastScenario) : sandbox_(scenario) {}
+
+  // Runs mews-export with the sandbox's platform and tokens in the environment.
+  ProcessResult cli(std::vector<std::string> args, std::map<std::string, std::string> env = {},
+                    bool may_show_urls = false) {
+    args.insert(args.begin(), MEWS_EXPORT_BIN);
+    env.try_emplace("MEWS_PLATFORM", sandbox_.url());
+    env.try_emplace("MEWS_CLIENT_TOKEN", sandbox_.client_token());
+    env.try_emplace("MEWS_ACCESS_TOKEN", sandbox_.access_token());
+    env.try_emplace("MEWS_EXPORT_STATE_DIR", (dir_ / "state").string());
+    auto result = run_process(args, env);
+    expect_no_secrets(result.stderr_text);
+    if (!may_show_urls) expect_no_secrets(result.stdout_text);
+    return result;
+  }
+
+  void expect_no_secrets(const std::string& text) {
+    EXPECT_EQ(text.find(sandbox_.client_token()), std::string::npos) << "client token leaked:\n" << text;
+    EXPECT_EQ(text.find(sandbox_.access_token()), std::string::npos) << "access token leaked:\n" << text;
+    EXPECT_EQ(text.find("signature="), std::string::npos) << "URL signature leaked:\n" << text;
+  }
+
+  std::uint64_t api_requests() { return sandbox_.stats()["api_requests_total"].get<std::uint64_t>(); }
+  std::uint64_t adds() {
+    std::uint64_t n = 0;
+    const auto stats = sandbox_.stats();
+    for (const auto& [entity, count] : stats["adds_created"].items()) n += count.get<std::uint64_t>();
+    return n;
+  }
+
+  // Checks DIR/<id>/ against the server's files: bytes, manifest, no leftovers.
+  void expect_export_matches_server(const std::filesystem::path& dir, const std::string& id) {
+    const auto manifest = json::parse(read_file(dir / kManifestName));
+    EXPECT_EQ(manifest["ExportId"], id);
+    for (const char* key : {"EntityType", "Scope", "Filters", "ExpiresUtc", "CompletedUtc", "Files"}) {
+      EXPECT_TRUE(manifest.contains(key)) << key;
+    }
+    std::set<std::string> expected_names{kManifestName};
+    for (std::size_t i = 0; i < manifest["Files"].size(); ++i) {
+      const auto& entry = manifest["Files"][i];
+      const std::string name = entry["Name"];
+      expected_names.insert(name);
+      EXPECT_EQ(name, part_file_name(i));
+      const auto served = sandbox_.file_content(id, i);
+      ASSERT_TRUE(served);
+      const auto local = read_file(dir / name);
+      EXPECT_TRUE(local == *served) << name << " differs from the server's bytes";
+      EXPECT_EQ(entry["SizeInBytes"].template get<std::uint64_t>(), served->size());
+      EXPECT_EQ(entry["Sha256"], detail::sha256_hex(*served));
+      EXPECT_EQ(entry["Lines"].template get<std::uint64_t>(),
+                static_cast<std::uint64_t>(std::count(served->begin(), served->end(), '\n')));
+    }
+    std::set<std::string> names;
+    for (const auto& item : std::filesystem::directory_iterator(dir)) names.insert(item.path().filename().string());
+    EXPECT_EQ(names, expected_names) << "leftover or missing files in " << dir;
+  }
+
+  SandboxProcess sandbox_;
+  TempDir dir_{"mews-cli"};
+};
+
+}  // namespace
+
+TEST_F(Cli, RunWritesFilesByteIdenticalToTheServerWithAManifest) {
+  const auto r = cli({"run", "--entity", "orderitem", "-o", (dir_ / "out").string(), "--interval", "50ms"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const auto printed = lines_of(r.stdout_text);
+  ASSERT_EQ(printed.size(), 1u) << r.stdout_text;
+  const auto exports = sandbox_.exports();
+  ASSERT_EQ(exports.size(), 1u);
+  const std::string id = exports[0]["Id"];
+  EXPECT_EQ(std::filesystem::path(printed[0]), dir_ / "out" / id);
+  expect_export_matches_server(dir_ / "out" / id, id);
+  const auto manifest = json::parse(read_file(dir_ / "out" / id / kManifestName));
+  EXPECT_EQ(manifest["EntityType"], "OrderItem");
+  EXPECT_EQ(manifest["Files"].size(), 3u);
+  EXPECT_EQ(manifest["Files"][0]["Lines"], 500);
+}
+
+TEST_F(Cli, StdoutCarriesEveryRecordExactlyOnceInOrder) {
+  const auto r = cli({"run", "--entity", "Customer", "--stdout", "--interval", "50ms"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const std::string id = sandbox_.exports()[0]["Id"];
+  std::string concatenated;
+  for (std::size_t i = 0; i < 2; ++i) concatenated += *sandbox_.file_content(id, i);
+  EXPECT_TRUE(r.stdout_text == concatenated);
+  std::set<std::string> ids;
+  const auto records = lines_of(r.stdout_text);
+  for (const auto& line : records) ids.insert(json::parse(line).at("Id").get<std::string>());
+  EXPECT_EQ(records.size(), 600u);
+  EXPECT_EQ(ids.size(), records.size());
+}
+
+TEST_F(Cli, StdoutPipedIntoJqYieldsEveryRecordOnce) {
+  const std::string command = std::string(MEWS_EXPORT_BIN) +
+                              " run --entity Reservation --stdout --interval 50ms | jq -c .Id | sort | uniq -c | "
+                              "awk '$1 != 1 {dup++} END {print NR, dup + 0}'";
+  const auto r = run_process({"/bin/sh", "-c", command},
+                             {{"MEWS_PLATFORM", sandbox_.url()},
+                              {"MEWS_CLIENT_TOKEN", sandbox_.client_token()},
+                              {"MEWS_ACCESS_TOKEN", sandbox_.access_token()},
+                              {"MEWS_EXPORT_STATE_DIR", (dir_ / "state").string()}});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "600 0\n");  // 600 distinct ids, none repeated
+}
+
+TEST_F(Cli, AddStatusWaitDownloadStepByStep) {
+  const auto added = cli({"add", "--entity", "Bill"});
+  ASSERT_EQ(added.exit_code, 0) << added.stderr_text;
+  const std::string id = added.stdout_text.substr(0, added.stdout_text.size() - 1);
+  EXPECT_EQ(added.stdout_text, id + "\n");
+
+  const auto status = cli({"status", id});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_NE(status.stdout_text.find("Pending"), std::string::npos) << status.stdout_text;
+
+  const auto waited = cli({"wait", id, "--interval", "50ms"});
+  EXPECT_EQ(waited.exit_code, 0) << waited.stderr_text;
+  EXPECT_NE(waited.stdout_text.find("Success"), std::string::npos);
+
+  const auto downloaded = cli({"download", id, "-o", (dir_ / "out").string()});
+  ASSERT_EQ(downloaded.exit_code, 0) << downloaded.stderr_text;
+  expect_export_matches_server(dir_ / "out" / id, id);
+
+  // A second download finds the verified manifest and fetches nothing.
+  const auto gets = sandbox_.stats()["file_gets"].get<std::uint64_t>();
+  const auto again = cli({"download", id, "-o", (dir_ / "out").string()});
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_EQ(sandbox_.stats()["file_gets"].get<std::uint64_t>(), gets);
+  // ... unless --force.
+  const auto forced = cli({"download", id, "-o", (dir_ / "out").string(), "--force"});
+  EXPECT_EQ(forced.exit_code, 0);
+  EXPECT_EQ(sandbox_.stats()["file_gets"].get<std::uint64_t>(), gets + 2);
+  expect_export_matches_server(dir_ / "out" / id, id);
+}
+
+TEST_F(Cli, StatusJsonStripsSignaturesUnlessAskedAndGlobalOptionsGoAnywhere) {
+  const auto run = cli({"run", "--entity", "Payment", "-o", (dir_ / "out").string(), "--interval", "50ms"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  const std::string id = sandbox_.exports()[0]["Id"];
+
+  const auto after = cli({"status", id, "--json"});
+  const auto before = cli({"--json", "status", id});
+  ASSERT_EQ(after.exit_code, 0) << after.stderr_text;
+  ASSERT_EQ(before.exit_code, 0);
+  const auto doc = json::parse(after.stdout_text);
+  ASSERT_TRUE(doc.is_array());
+  ASSERT_EQ(doc.size(), 1u);
+  EXPECT_EQ(doc[0]["Id"], id);
+  EXPECT_EQ(doc[0]["Status"], "Success");
+  for (const auto& file : doc[0]["Files"]) {
+    EXPECT_EQ(file["Url"].get<std::string>().find('?'), std::string::npos);
+  }
+  auto without_urls = [](json d) {
+    for (auto& f : d[0]["Files"]) f.erase("Url");
+    return d;
+  };
+  EXPECT_EQ(without_urls(json::parse(before.stdout_text)), without_urls(doc));
+
+  const auto shown = cli({"status", "--show-urls", "--json", id}, {}, /*may_show_urls=*/true);
+  EXPECT_NE(shown.stdout_text.find("signature="), std::string::npos);
+}
+
+TEST_F(Cli, StatusReportsUnknownIdsAsNotFound) {
+  const auto r = cli({"status", "00000000-0000-0000-0000-000000000000"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.stderr_text.find("not found"), std::string::npos);
+}
+
+TEST_F(Cli, EveryInvalidAddInputExits2WithoutAnyRequest) {
+  const std::vector<std::vector<std::string>> invalid = {
+      {"add", "--entity", "Orders"},
+      {"add", "--entity", "Bill", "--updated-from", "yesterday"},
+      {"add", "--entity", "Bill", "--updated-from", "2026-01-10", "--updated-to", "2026-01-01"},
+      {"add", "--entity", "Bill", "--updated-from", "2020-01-01", "--updated-to", "2099-01-01"},
+      {"add", "--entity", "Bill", "--updated-to", "2026-01-01"},
+      {"add", "--entity", "Bill", "--updated-from", "2025-01-01", "--updated-to", "2025-12-31"},
+      {"add", "--entity", "LedgerEntry"},
+      {"add", "--entity", "Payment", "--posting-from", "2026-01-01", "--posting-to", "2026-01-31"},
+      {"add"},
+      {"add", "--entity", "Bill", "--bogus"},
+      {"run", "--entity", "Bill"},
+      {"run", "--entity", "Bill", "-o", "x", "--stdout"},
+      {"wait", "x", "--interval", "soon"},
+      {"frobnicate"},
+  };
+  for (const auto& args : invalid) {
+    const auto r = cli(args);
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    EXPECT_EQ(r.exit_code, 2) << joined << "\n" << r.stderr_text;
+    EXPECT_FALSE(r.stderr_text.empty()) << joined;
+  }
+  std::vector<std::string> many{"add", "--entity", "Customer"};
+  for (int i = 0; i < 1001; ++i) many.insert(many.end(), {"--enterprise", "e" + std::to_string(i)});
+  EXPECT_EQ(cli(many).exit_code, 2);
+  EXPECT_EQ(api_requests(), 0u);
+}
+
+TEST_F(Cli, MissingOrInsecureSettingsExit2) {
+  auto r = cli({"add", "--entity", "Bill"}, {{"MEWS_ACCESS_TOKEN", ""}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.stderr_text.find("MEWS_ACCESS_TOKEN"), std::string::npos);
+  r = cli({"add", "--entity", "Bill", "--platform", "http://api.example.com"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.stderr_text.find("--allow-insecure-http"), std::string::npos);
+  r = cli({"add", "--entity", "Bill", "--access-token-file", (dir_ / "missing").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(api_requests(), 0u);
+}
+
+TEST_F(Cli, TokensComeFromFiles) {
+  std::ofstream(dir_ / "access") << sandbox_.access_token() << "\n";
+  std::filesystem::permissions(dir_ / "access", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const auto r = cli({"add", "--entity", "Bill", "--access-token-file", (dir_ / "access").string()},
+                     {{"MEWS_ACCESS_TOKEN", "wrong-token-ignored"}});
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.stderr_text.find("readable by other"), std::string::npos);
+  std::filesystem::permissions(dir_ / "access", std::filesystem::perms::others_read, std::filesystem::perm_options::add);
+  const auto warned = cli({"status", "x", "--access-token-file", (dir_ / "access").string()});
+  EXPECT_NE(warned.stderr_text.find("readable by other"), std::string::npos);
+}
+
+TEST_F(Cli, BadTokensExit3) {
+  const auto r = cli({"add", "--entity", "Bill"}, {{"MEWS_ACCESS_TOKEN", "not-a-valid-token"}});
+  EXPECT_EQ(r.exit_code, 3) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("Request-Id"), std::string::npos) << r.stderr_text;
+}
+
+TEST_F(Cli, FailedExportExits4) {
+  const auto r = cli({"run", "--entity", "AvailabilityBlock", "-o", (dir_ / "out").string(), "--interval", "50ms"});
+  EXPECT_EQ(r.exit_code, 4) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("Failed"), std::string::npos);
+  const std::string id = sandbox_.exports()[0]["Id"];
+  EXPECT_EQ(cli({"wait", id}).exit_code, 4);
+  EXPECT_EQ(cli({"download", id, "-o", (dir_ / "out").string()}).exit_code, 4);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / id / kManifestName));
+}
+
+TEST_F(Cli, ZeroFileExportSucceedsWithAnEmptyManifest) {
+  const auto r = cli({"run", "--entity", "Company", "-o", (dir_ / "out").string(), "--interval", "50ms"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const std::string id = sandbox_.exports()[0]["Id"];
+  expect_export_matches_server(dir_ / "out" / id, id);
+}
+
+TEST_F(Cli, UnreachableApiExits1AfterRetries) {
+  const auto r = cli({"status", "x", "--platform", "http://127.0.0.1:1", "--retry", "1"});
+  EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("2 attempts"), std::string::npos) << r.stderr_text;
+}
+
+TEST_F(Cli, RunReattachesToItsOwnUnfinishedExport) {
+  const auto added = cli({"add", "--entity", "Payment"});
+  ASSERT_EQ(added.exit_code, 0);
+  const std::string id = added.stdout_text.substr(0, 36);
+  const auto r = cli({"run", "--entity", "payment", "-o", (dir_ / "out").string(), "--interval", "50ms", "-v"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("re-attaching"), std::string::npos);
+  EXPECT_EQ(adds(), 1u);
+  expect_export_matches_server(dir_ / "out" / id, id);
+  // Finished now: the next run starts a new export.
+  const auto next = cli({"run", "--entity", "Payment", "-o", (dir_ / "out").string(), "--interval", "50ms"});
+  EXPECT_EQ(next.exit_code, 0) << next.stderr_text;
+  EXPECT_EQ(adds(), 2u);
+}
+
+TEST_F(Cli, PendingExportThatIsNotOursExits75) {
+  // Started by "another machine": a different state dir, so not in our journal.
+  const auto other = cli({"add", "--entity", "Reservation"}, {{"MEWS_EXPORT_STATE_DIR", (dir_ / "other").string()}});
+  ASSERT_EQ(other.exit_code, 0);
+  const auto r = cli({"run", "--entity", "Reservation", "-o", (dir_ / "out").string()});
+  EXPECT_EQ(r.exit_code, 75) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("--wait-pending"), std::string::npos);
+  EXPECT_EQ(adds(), 1u);
+}
+
+TEST_F(Cli, SecondRunOfTheSameJobExits75WhileTheLockIsHeld) {
+  AddArguments args{.entity = "Bill"};
+  const auto request = build_add_request(args, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  ASSERT_TRUE(request);
+  const auto key = make_job_key(sandbox_.url(), sandbox_.client_token(), sandbox_.access_token(), args, *request);
+  SystemClock clock;
+  auto lock = JobLock::acquire(dir_ / "state", key.lock_name(), false, clock);
+  ASSERT_TRUE(lock);
+  const auto r = cli({"run", "--entity", "Bill", "-o", (dir_ / "out").string()});
+  EXPECT_EQ(r.exit_code, 75) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("--wait-lock"), std::string::npos);
+  EXPECT_EQ(api_requests(), 0u);
+  // Another entity is another job: not blocked.
+  EXPECT_EQ(cli({"run", "--entity", "Payment", "-o", (dir_ / "out").string(), "--interval", "50ms"}).exit_code, 0);
+}
+
+namespace {
+
+class CliSlowExport : public Cli {
+ protected:
+  CliSlowExport() : Cli(json{{"progression", {{"pending_polls", 1000000}, {"processing_polls", 1}}}}) {}
+};
+
+}  // namespace
+
+TEST_F(CliSlowExport, WaitTimeoutExits5AndSaysHowToContinue) {
+  const auto added = cli({"add", "--entity", "Bill"});
+  ASSERT_EQ(added.exit_code, 0);
+  const std::string id = added.stdout_text.substr(0, 36);
+  const auto r = cli({"wait", id, "--interval", "100ms", "--timeout", "400ms"});
+  EXPECT_EQ(r.exit_code, 5) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("mews-export wait " + id), std::string::npos) << r.stderr_text;
+  const auto run = cli({"run", "--entity", "Customer", "-o", "out", "--interval", "100ms", "--timeout", "300ms"});
+  EXPECT_EQ(run.exit_code, 5);
+  EXPECT_NE(run.stderr_text.find("mews-export download"), std::string::npos) << run.stderr_text;
+}
+
+namespace {
+
+class CliServerErrors : public Cli {
+ protected:
+  CliServerErrors()
+      : Cli(json{{"faults", {{{"target", "getAll"}, {"action", "status"}, {"status", 503}, {"times", nullptr}}}}}) {}
+};
+
+}  // namespace
+
+TEST_F(CliServerErrors, PersistentServerErrorsExit1WithTheRequestId) {
+  const auto r = cli({"status", "x", "--retry", "2"});
+  EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("503"), std::string::npos) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("Request-Id"), std::string::npos) << r.stderr_text;
+  EXPECT_EQ(sandbox_.stats()["faults_triggered"]["status"], 3);  // the first try and two retries
+}
+
+namespace {
+
+class CliWrongLength : public Cli {
+ protected:
+  CliWrongLength()
+      : Cli(json{{"faults", {{{"target", "file"}, {"action", "extra_bytes"}, {"file_index", 1}, {"times", nullptr}}}}}) {}
+};
+
+}  // namespace
+
+TEST_F(CliWrongLength, DataLongerThanAnnouncedExits6AndNeverReachesAFinalName) {
+  const auto r = cli({"run", "--entity", "Bill", "-o", (dir_ / "out").string(), "--interval", "50ms"});
+  EXPECT_EQ(r.exit_code, 6) << r.stderr_text;
+  const std::string id = sandbox_.exports()[0]["Id"];
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / id / "part-002.jsonl"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / id / kManifestName));
+  const auto piped = cli({"download", id, "--stdout"});
+  EXPECT_EQ(piped.exit_code, 6) << piped.stderr_text;
+}

@@ -61,6 +61,8 @@ struct DownloadOptions {
   int parallel = 4;     // concurrent file transfers (directory mode only)
   bool force = false;   // download again even when a verified manifest exists
   RetryPolicy retry;    // per-file retry of failed transfers (reset by progress)
+  // A transfer that receives nothing for this long is abandoned (and retried).
+  std::chrono::seconds stall_timeout{60};
   // Called as data arrives (at most once per chunk), possibly from worker
   // threads, but never concurrently. May be empty.
   std::function<void(const DownloadProgress&)> on_progress;

@@ -41,6 +41,7 @@ struct GlobalOptions {
   bool allow_insecure_http = false;
   std::optional<int> retries;             // retries after the first attempt
   std::optional<std::string> retry_max_time;  // total time budget for retries
+  std::optional<std::string> stall_timeout;   // abandon a transfer receiving nothing this long
 };
 
 // What one invocation works with, resolved from the global options and the environment.
@@ -56,6 +57,7 @@ class Context {
   const std::string& base_url() const { return base_url_; }
   // The retry policy from --retry/--retry-max-time (API calls and file transfers).
   const RetryPolicy& retry_policy() const { return api_->options().retry; }
+  std::chrono::seconds stall_timeout() const { return stall_timeout_; }
   // --state-dir > $MEWS_EXPORT_STATE_DIR > $XDG_STATE_HOME/mews-export.
   std::filesystem::path state_dir() const;
 
@@ -65,6 +67,7 @@ class Context {
   SystemClock clock_;
   std::unique_ptr<HttpTransport> transport_;
   std::unique_ptr<ApiClient> api_;
+  std::chrono::seconds stall_timeout_{60};
 };
 
 // Records a newly created export in the journal (a failure is only a warning:
@@ -81,6 +84,10 @@ void setup_status(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 void setup_wait(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 void setup_download(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 void setup_run(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
+void setup_list(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
+
+// --state-dir > $MEWS_EXPORT_STATE_DIR > $XDG_STATE_HOME/mews-export (no tokens needed).
+std::filesystem::path state_dir_of(const GlobalOptions& options);
 
 // Registers add's options (entity, scope, filters) on `command`, filling `args`.
 void add_export_options(CLI::App& command, AddArguments& args);
@@ -93,6 +100,8 @@ Status parse_wait_options(const std::string& interval, const std::string& timeou
 int report(const Error& error);
 // Prints `value` on stdout as one JSON document and a newline.
 void print_json(const nlohmann::json& value);
+// Prints `rows` (the first is the header) as aligned columns on stdout.
+void print_table(const std::vector<std::vector<std::string>>& rows);
 // One table row per export: id, entity, status, files, total size, expiry.
 void print_export_table(const std::vector<Export>& exports);
 // "1.2 MiB"

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "app.hpp"
+#include "mews_export/time.hpp"
 
 namespace mews_export::cli {
 namespace {
@@ -66,6 +67,7 @@ int download_export(Context& context, const Export& exp, const OutputOptions& ou
   }
   options.parallel = output.parallel;
   options.retry = context.retry_policy();
+  options.stall_timeout = context.stall_timeout();
   options.force = output.force;
   auto result = downloader.download(exp, options);
   if (!result) return report(result.error());

@@ -58,6 +58,14 @@ Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
                                     "MEWS_ACCESS_TOKEN_FILE", "--access-token-file");
   if (!access_token) return std::unexpected(access_token.error());
 
+  if (options.stall_timeout) {
+    const auto d = parse_duration(*options.stall_timeout);
+    if (!d || *d < std::chrono::seconds{1}) {
+      return fail(ErrorKind::Usage, "--stall-timeout '" + *options.stall_timeout + "' is not a duration of 1s or more");
+    }
+    context->stall_timeout_ = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  }
+
   CurlOptions curl;
   curl.user_agent = std::string("mews-export/") + version();
   curl.ca_bundle = options.ca_bundle.value_or("");
@@ -85,10 +93,12 @@ Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
   return context;
 }
 
-std::filesystem::path Context::state_dir() const {
-  if (options_.state_dir) return expand_home(*options_.state_dir);
+std::filesystem::path state_dir_of(const GlobalOptions& options) {
+  if (options.state_dir) return expand_home(*options.state_dir);
   return default_state_dir();
 }
+
+std::filesystem::path Context::state_dir() const { return state_dir_of(options_); }
 
 JournalEntry journal_created(Context& context, const AddArguments& args, const AddExportRequest& request,
                              const Export& created, const std::string& output) {
@@ -135,16 +145,11 @@ std::string human_size(std::uint64_t bytes) {
   return out.str();
 }
 
-void print_export_table(const std::vector<Export>& exports) {
-  std::vector<std::vector<std::string>> rows{{"ID", "ENTITY", "STATUS", "FILES", "SIZE", "EXPIRES"}};
-  for (const auto& e : exports) {
-    rows.push_back({e.id, e.entity_type_name.empty() ? "-" : e.entity_type_name,
-                    e.status_name.empty() ? "-" : e.status_name, std::to_string(e.files.size()),
-                    e.files.empty() ? "-" : human_size(e.total_size()), e.expires_utc.value_or("-")});
-  }
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  if (rows.empty()) return;
   std::vector<std::size_t> widths(rows.front().size(), 0);
   for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
   }
   std::string out;
   for (const auto& row : rows) {
@@ -156,6 +161,16 @@ void print_export_table(const std::vector<Export>& exports) {
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
+}
+
+void print_export_table(const std::vector<Export>& exports) {
+  std::vector<std::vector<std::string>> rows{{"ID", "ENTITY", "STATUS", "FILES", "SIZE", "EXPIRES"}};
+  for (const auto& e : exports) {
+    rows.push_back({e.id, e.entity_type_name.empty() ? "-" : e.entity_type_name,
+                    e.status_name.empty() ? "-" : e.status_name, std::to_string(e.files.size()),
+                    e.files.empty() ? "-" : human_size(e.total_size()), e.expires_utc.value_or("-")});
+  }
+  print_table(rows);
 }
 
 int check_all_succeeded(const std::vector<Export>& exports) {

@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   app.add_option("--retry", global.retries, "retries of a failed request or transfer (default 7)")
       ->check(CLI::Range(0, 1000));
   app.add_option("--retry-max-time", global.retry_max_time, "stop retrying after this long in all (default 15m)");
+  app.add_option("--stall-timeout", global.stall_timeout,
+                 "abandon (and retry) a file transfer that receives nothing for this long (default 60s)");
   app.add_flag("--allow-insecure-http", global.allow_insecure_http, "allow plain http:// to non-loopback hosts");
 
   CommandRunner runner;
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
   setup_wait(app, global, runner);
   setup_download(app, global, runner);
   setup_run(app, global, runner);
+  setup_list(app, global, runner);
 
   try {
     app.parse(argc, argv);

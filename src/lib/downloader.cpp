@@ -343,6 +343,7 @@ Status Session::transfer(std::size_t index, FileOutput& out, FileState& state) {
 
     HttpRequest request;
     request.url = *url;
+    request.low_speed_time = options_.stall_timeout;
     // A resumed body goes to a scratch file first: only its status tells
     // whether it starts at `offset` (206) or at 0 (200, Range ignored).
     std::optional<detail::SpillFile> spill;

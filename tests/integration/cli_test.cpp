@@ -393,3 +393,34 @@ TEST_F(CliWrongLength, DataLongerThanAnnouncedExits6AndNeverReachesAFinalName) {
   const auto piped = cli({"download", id, "--stdout"});
   EXPECT_EQ(piped.exit_code, 6) << piped.stderr_text;
 }
+
+TEST_F(Cli, ListShowsOurExportsNewestFirstWithFreshStatus) {
+  const auto first = cli({"add", "--entity", "Bill"});
+  const auto second = cli({"add", "--entity", "Payment"});
+  ASSERT_EQ(first.exit_code, 0);
+  ASSERT_EQ(second.exit_code, 0);
+  const std::string first_id = first.stdout_text.substr(0, 36), second_id = second.stdout_text.substr(0, 36);
+
+  const auto offline = cli({"list", "--offline", "--json"}, {{"MEWS_ACCESS_TOKEN", ""}});
+  ASSERT_EQ(offline.exit_code, 0) << offline.stderr_text;
+  const auto journal = json::parse(offline.stdout_text);
+  ASSERT_EQ(journal.size(), 2u);
+  EXPECT_EQ(journal[0]["Status"], "Pending");
+  EXPECT_TRUE(journal[0]["Export"].is_null());
+  for (const auto& e : journal) EXPECT_FALSE(e.contains("AccessToken"));
+
+  ASSERT_EQ(cli({"wait", first_id, second_id, "--interval", "50ms"}).exit_code, 0);
+  const auto fresh = cli({"list", "--json"});
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.stderr_text;
+  const auto listed = json::parse(fresh.stdout_text);
+  ASSERT_EQ(listed.size(), 2u);
+  std::set<std::string> ids{listed[0]["Id"], listed[1]["Id"]};
+  EXPECT_EQ(ids, (std::set<std::string>{first_id, second_id}));
+  EXPECT_EQ(listed[0]["Export"]["Status"], "Success");
+  EXPECT_EQ(listed[0]["Status"], "Success");  // the journal was refreshed
+
+  const auto table = cli({"list"});
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_EQ(lines_of(table.stdout_text).size(), 3u);  // header + 2
+  EXPECT_NE(table.stdout_text.find(first_id), std::string::npos);
+}

@@ -51,7 +51,7 @@ struct JournalEntry {
   std::string output;        // the output directory, or "-" for stdout
   bool downloaded = false;   // every file verified on disk (or streamed)
 
-  // Unfinished: not downloaded, and not Failed or Expired.
+  // Unfinished: not downloaded, and not Failed, Expired or NotFound (forgotten by the API).
   bool unfinished() const;
 };
 

@@ -43,6 +43,20 @@ int run_download(const GlobalOptions& global, const DownloadCommandOptions& opti
   return download_export(**context, *exp, options.output);
 }
 
+// Marks our journal entry of `id` (if any) as downloaded, so `run` does not
+// re-attach to it.
+void mark_downloaded(Context& context, const std::string& id) {
+  auto journal = Journal::open(context.state_dir());
+  if (!journal) return;
+  for (auto& entry : journal->entries()) {
+    if (entry.id != id || entry.downloaded) continue;
+    entry.downloaded = true;
+    entry.status = "Success";
+    entry.updated_utc = format_utc(std::chrono::floor<std::chrono::seconds>(context.clock().now()));
+    if (auto ok = journal->record(entry); !ok) spdlog::warn("cannot update the journal: {}", describe(ok.error()));
+  }
+}
+
 }  // namespace
 
 void add_output_options(CLI::App& command, OutputOptions& output) {
@@ -71,6 +85,7 @@ int download_export(Context& context, const Export& exp, const OutputOptions& ou
   options.force = output.force;
   auto result = downloader.download(exp, options);
   if (!result) return report(result.error());
+  mark_downloaded(context, id);
   if (result->already_complete) spdlog::info("export {} is already downloaded and verified in {}", id, result->directory.string());
   if (output.to_stdout) return 0;
   if (context.options().json) {

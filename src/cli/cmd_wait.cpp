@@ -28,7 +28,7 @@ int run_wait(const GlobalOptions& global, const WaitCommandOptions& options) {
     if (result.error().kind == ErrorKind::WaitTimeout) {
       std::string ids;
       for (const auto& id : options.ids) ids += " " + id;
-      spdlog::error("continue with: mews-export wait{}", ids);
+      spdlog::error("continue with: mews-export wait{} (then mews-export download <id> -o DIR)", ids);
     }
     return code;
   }

@@ -76,7 +76,9 @@ JobKey make_job_key(const std::string& platform, const std::string& client_token
   return key;
 }
 
-bool JournalEntry::unfinished() const { return !downloaded && status != "Failed" && status != "Expired"; }
+bool JournalEntry::unfinished() const {
+  return !downloaded && status != "Failed" && status != "Expired" && status != "NotFound";
+}
 
 json to_json(const JournalEntry& entry) {
   const auto& k = entry.key;

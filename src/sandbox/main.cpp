@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
             << "  export MEWS_PLATFORM=" << url << "\n"
             << "  export MEWS_CLIENT_TOKEN=" << client_token << "\n"
             << "  export MEWS_ACCESS_TOKEN=" << access_token << "\n"
-            << "  mews-export run --entity OrderItem -o ./exports\n"
+            << "  mews-export run --entity OrderItem -o ./exports --interval 1s\n"
             << "Press Ctrl-C to stop." << std::endl;
 
   if (!ready_file.empty()) {

@@ -49,9 +49,15 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
   else if (action == "stall") f.action = FaultAction::Stall;
   else if (action == "drop_final_newline") f.action = FaultAction::DropFinalNewline;
   else if (action == "extra_bytes") f.action = FaultAction::ExtraBytes;
+  else if (action == "redirect") f.action = FaultAction::Redirect;
+  else if (action == "gzip") f.action = FaultAction::Gzip;
+  else if (action == "chunked") f.action = FaultAction::Chunked;
+  else if (action == "trickle") f.action = FaultAction::Trickle;
   else bad(where + ".action unknown: " + action);
   if ((f.action == FaultAction::Truncate || f.action == FaultAction::Stall ||
-       f.action == FaultAction::DropFinalNewline || f.action == FaultAction::ExtraBytes) &&
+       f.action == FaultAction::DropFinalNewline || f.action == FaultAction::ExtraBytes ||
+       f.action == FaultAction::Redirect || f.action == FaultAction::Gzip || f.action == FaultAction::Chunked ||
+       f.action == FaultAction::Trickle) &&
       f.target != FaultTarget::File)
     bad(where + ": " + action + " applies to target file only");
   f.after = get<std::uint64_t>(j, "after", 0);
@@ -65,8 +71,14 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
     if (!is_entity_type(*f.entity)) bad(where + ".entity unknown: " + *f.entity);
   }
   if (j.contains("file_index")) f.file_index = get<std::uint32_t>(j, "file_index", 0);
-  f.status = get<int>(j, "status", f.status);
-  if (f.status < 100 || f.status > 599) bad(where + ".status out of range");
+  if (f.action == FaultAction::Redirect) {
+    f.status = get<int>(j, "status", 302);
+    if (f.status != 301 && f.status != 302 && f.status != 303 && f.status != 307 && f.status != 308)
+      bad(where + ".status of a redirect must be 301, 302, 303, 307 or 308");
+  } else {
+    f.status = get<int>(j, "status", f.status);
+    if (f.status < 100 || f.status > 599) bad(where + ".status out of range");
+  }
   if (j.contains("retry_after")) {
     const auto& ra = j["retry_after"];
     if (ra.is_string()) f.retry_after = ra.get<std::string>();
@@ -75,7 +87,14 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
   }
   if (j.contains("body")) f.body = j["body"];
   if (j.contains("bytes")) f.bytes = get<std::uint64_t>(j, "bytes", 0);
-  f.seconds = get<double>(j, "seconds", f.seconds);
+  if (f.action == FaultAction::Trickle) {
+    f.seconds = get<double>(j, "seconds", 0.1);
+    if (!f.bytes) f.bytes = 1024;
+    if (*f.bytes == 0) bad(where + ".bytes of a trickle must be positive");
+  } else {
+    f.seconds = get<double>(j, "seconds", f.seconds);
+  }
+  if (f.seconds < 0) bad(where + ".seconds must not be negative");
   return f;
 }
 
@@ -97,7 +116,7 @@ Scenario parse_scenario(const nlohmann::json& j) {
   static const std::vector<std::string> kKnown = {
       "client_token", "client_tokens", "access_tokens", "seed", "progression", "url_ttl_seconds",
       "expires_after_seconds", "rate_limit", "entities", "failed_entities", "faults",
-      "checkpoint_every", "cache_limit_bytes", "threads", "comment"};
+      "checkpoint_every", "cache_limit_bytes", "threads", "comment", "unknown_fields"};
   for (const auto& [key, value] : j.items())
     if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) bad("unknown key \"" + key + "\"");
 
@@ -146,6 +165,7 @@ Scenario parse_scenario(const nlohmann::json& j) {
     std::size_t n = 0;
     for (const auto& f : j["faults"]) s.faults.push_back(parse_fault(f, n++));
   }
+  s.unknown_fields = get<bool>(j, "unknown_fields", false);
   s.checkpoint_every = std::max<std::uint64_t>(1, get<std::uint64_t>(j, "checkpoint_every", s.checkpoint_every));
   s.cache_limit_bytes = get<std::uint64_t>(j, "cache_limit_bytes", s.cache_limit_bytes);
   s.threads = std::max<std::size_t>(16, get<std::size_t>(j, "threads", s.threads));

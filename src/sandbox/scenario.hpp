@@ -25,7 +25,13 @@ struct FileLayout {
 };
 
 enum class FaultTarget { Add, GetAll, File };
-enum class FaultAction { Status, Reset, Truncate, Stall, DropFinalNewline, ExtraBytes };
+enum class FaultAction {
+  Status, Reset, Truncate, Stall, DropFinalNewline, ExtraBytes,
+  Redirect,  // file: 302/307 to /redirected/files/<id>/<i>?expires&signature (same bytes)
+  Gzip,      // file: Content-Encoding: gzip (streamed, chunked) when Accept-Encoding allows it; not for Range
+  Chunked,   // file: Transfer-Encoding: chunked, no Content-Length
+  Trickle,   // file: `bytes` every `seconds`
+};
 
 // One injected fault. It hits matching requests number after .. after+times-1
 // (counted from 0 among the requests that match target, entity and file_index).
@@ -36,12 +42,13 @@ struct Fault {
   std::optional<std::uint64_t> times = 1;  // nullopt = every occurrence from `after` on
   std::optional<std::string> entity;       // only exports/requests of this entity type
   std::optional<std::uint32_t> file_index; // target file only
-  int status = 500;
+  int status = 500;                        // status: the HTTP status; redirect: 301/302/303/307/308 (default 302)
   std::optional<std::string> retry_after;
   std::optional<nlohmann::json> body;
   std::optional<std::uint64_t> bytes;      // truncate/stall: bytes sent first (default: half);
-                                           // extra_bytes: bytes served beyond the file (default 16)
-  double seconds = 5;                      // stall: how long to send nothing
+                                           // extra_bytes: bytes served beyond the file (default 16);
+                                           // trickle: bytes per interval (default 1024)
+  double seconds = 5;                      // stall: how long to send nothing; trickle: the interval (default 0.1)
 };
 
 struct Scenario {
@@ -65,6 +72,9 @@ struct Scenario {
   FileLayout default_layout;
   std::vector<std::string> failed_entities;
   std::vector<Fault> faults;
+  // Adds fields this client does not know to every Export object, file entry
+  // and API response (forward compatibility).
+  bool unknown_fields = false;
 
   std::uint64_t checkpoint_every = 1000;
   std::uint64_t cache_limit_bytes = 1 << 20;

@@ -10,7 +10,9 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cctype>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -22,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <zlib.h>
 
 #include "datagen.hpp"
 
@@ -161,6 +164,9 @@ struct Stats {
   std::uint64_t rate_limited = 0;
   std::uint64_t unauthorized = 0;
   std::uint64_t bad_requests = 0;
+  std::uint64_t redirected_gets = 0;    // GET/HEAD of /redirected/files/...
+  std::uint64_t gzip_responses = 0;     // file bodies sent with Content-Encoding: gzip
+  std::uint64_t chunked_responses = 0;  // file bodies sent with Transfer-Encoding: chunked
   std::map<std::string, std::uint64_t> faults_triggered;
 
   json to_json() const {
@@ -179,6 +185,9 @@ struct Stats {
                 {"rate_limited", rate_limited},
                 {"unauthorized", unauthorized},
                 {"bad_requests", bad_requests},
+                {"redirected_gets", redirected_gets},
+                {"gzip_responses", gzip_responses},
+                {"chunked_responses", chunked_responses},
                 {"faults_triggered", faults_triggered}};
   }
 };
@@ -191,8 +200,57 @@ const char* action_name(FaultAction a) {
     case FaultAction::Stall: return "stall";
     case FaultAction::DropFinalNewline: return "drop_final_newline";
     case FaultAction::ExtraBytes: return "extra_bytes";
+    case FaultAction::Redirect: return "redirect";
+    case FaultAction::Gzip: return "gzip";
+    case FaultAction::Chunked: return "chunked";
+    case FaultAction::Trickle: return "trickle";
   }
   return "status";
+}
+
+// Streaming gzip (RFC 1952) compression of one response body.
+class GzipStream {
+ public:
+  GzipStream() { ok_ = deflateInit2(&z_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK; }
+  ~GzipStream() {
+    if (ok_) deflateEnd(&z_);
+  }
+  GzipStream(const GzipStream&) = delete;
+  GzipStream& operator=(const GzipStream&) = delete;
+
+  // Compresses `in` (finishing the stream when `last`) and returns the output so far.
+  std::optional<std::string> compress(std::string_view in, bool last) {
+    if (!ok_) return std::nullopt;
+    std::string out;
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z_.avail_in = static_cast<uInt>(in.size());
+    char buf[16384];
+    int rc = Z_OK;
+    do {
+      z_.next_out = reinterpret_cast<Bytef*>(buf);
+      z_.avail_out = sizeof buf;
+      rc = deflate(&z_, last ? Z_FINISH : Z_NO_FLUSH);
+      if (rc == Z_STREAM_ERROR) return std::nullopt;
+      out.append(buf, sizeof buf - z_.avail_out);
+    } while (z_.avail_out == 0 || (last && rc != Z_STREAM_END));
+    return out;
+  }
+
+ private:
+  z_stream z_{};
+  bool ok_ = false;
+};
+
+bool accepts_gzip(const httplib::Request& req) {
+  std::string value = req.get_header_value("Accept-Encoding");
+  std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return std::tolower(c); });
+  // "gzip" listed without q=0 (a plain substring check is enough for the clients we test).
+  auto pos = value.find("gzip");
+  if (pos == std::string::npos) return false;
+  auto end = value.find(',', pos);
+  std::string item = value.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+  auto q = item.find("q=");
+  return q == std::string::npos || std::strtod(item.c_str() + q + 2, nullptr) > 0;
 }
 
 }  // namespace
@@ -332,14 +390,31 @@ struct Server::Impl {
       std::int64_t url_expires = now_unix() + sc.url_ttl_seconds;
       for (std::size_t i = 0; i < e.specs.size(); ++i) {
         std::string path = "/files/" + e.id + "/" + std::to_string(i);
-        files.push_back(json{{"Url", "http://" + host + path + "?expires=" + std::to_string(url_expires) +
-                                         "&signature=" + sign(path, url_expires)},
-                             {"SizeInBytes", e.served_size(i)}});
+        json file{{"Url", "http://" + host + path + "?expires=" + std::to_string(url_expires) +
+                              "&signature=" + sign(path, url_expires)},
+                  {"SizeInBytes", e.served_size(i)}};
+        if (sc.unknown_fields) {
+          file["Checksum"] = "x";
+          file["FutureFileField"] = json{{"Compression", "none"}, {"Parts", json::array({1, 2})}};
+        }
+        files.push_back(std::move(file));
       }
     }
-    return json{{"Id", e.id},         {"Status", status_name(status)}, {"EntityType", e.entity},
-                {"Scope", e.scope},   {"Files", files},                {"ExpiresUtc", expires},
-                {"Filters", e.filters}};
+    json out{{"Id", e.id},         {"Status", status_name(status)}, {"EntityType", e.entity},
+             {"Scope", e.scope},   {"Files", files},                {"ExpiresUtc", expires},
+             {"Filters", e.filters}};
+    if (sc.unknown_fields) {
+      out["FutureField"] = json{{"Nested", json{{"A", json::array({1, "two", nullptr})}}}, {"Flag", true}};
+      out["CreatedUtc"] = format_utc(e.created_unix);
+      out["Progress"] = 0.5;
+    }
+    return out;
+  }
+
+  // The response object of add/getAll, with an unknown top-level key when asked.
+  json response_json(json object) const {
+    if (sc.unknown_fields) object["FutureTopLevel"] = json{{"Version", 2}, {"Hint", "ignore me"}};
+    return object;
   }
 
   std::string host_of(const httplib::Request& req) {
@@ -560,7 +635,8 @@ struct Server::Impl {
     order.push_back(e);
     stats.adds_created[entity]++;
     res.status = 200;
-    res.set_content(json{{"Export", export_json(*e, Status::Pending, host_of(req))}}.dump(), "application/json");
+    res.set_content(response_json(json{{"Export", export_json(*e, Status::Pending, host_of(req))}}).dump(),
+                    "application/json");
   }
 
   void handle_get_all(const json& body, std::size_t token_index, const httplib::Request& req,
@@ -587,7 +663,7 @@ struct Server::Impl {
       list.push_back(export_json(e, status_of(e, true), host));
     }
     res.status = 200;
-    res.set_content(json{{"Exports", list}}.dump(), "application/json");
+    res.set_content(response_json(json{{"Exports", list}}).dump(), "application/json");
   }
 
   // --- files ---------------------------------------------------------------
@@ -617,38 +693,85 @@ struct Server::Impl {
     return Lookup{e, i, e->indexes[i], e->served_size(i)};
   }
 
-  // Streams bytes [start, start+length) of the file, applying a truncate/stall fault.
+  // Waits `seconds` unless the server stops first; false when stopping.
+  bool pause(double seconds) {
+    std::unique_lock lock(stop_mu);
+    return !stop_cv.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return stopping.load(); });
+  }
+
+  // Streams bytes [start, start+length) of the file, applying a truncate, stall,
+  // extra_bytes, trickle or chunked fault; `gzip` compresses the body on the fly.
   void serve_content(httplib::Response& res, const Lookup& l, std::uint64_t start, std::uint64_t length,
-                     std::optional<Fault> fault) {
+                     std::optional<Fault> fault, bool gzip = false) {
+    auto reader = std::make_shared<FileReader>(l.e->specs[l.index], l.file);
+    auto buffer = std::make_shared<std::string>();
+    if (gzip || (fault && fault->action == FaultAction::Chunked)) {
+      // No Content-Length: chunked transfer encoding, optionally gzip-compressed.
+      {
+        std::lock_guard lock(mu);
+        stats.chunked_responses++;
+        if (gzip) stats.gzip_responses++;
+      }
+      if (gzip) res.set_header("Content-Encoding", "gzip");
+      auto z = gzip ? std::make_shared<GzipStream>() : nullptr;
+      auto pos = std::make_shared<std::uint64_t>(0);
+      auto finished = std::make_shared<bool>(false);
+      res.set_chunked_content_provider(
+          kJsonLines, [reader, buffer, start, length, z, pos, finished](std::size_t, httplib::DataSink& sink) {
+            if (*finished) return false;
+            buffer->clear();
+            if (*pos < length) {
+              auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunkBytes, length - *pos));
+              reader->read(start + *pos, n, *buffer);
+              if (buffer->empty()) return false;
+              *pos += buffer->size();
+            }
+            const bool last = *pos >= length;
+            if (z) {
+              auto out = z->compress(*buffer, last);
+              if (!out) return false;
+              *buffer = std::move(*out);
+            }
+            if (!buffer->empty() && !sink.write(buffer->data(), buffer->size())) return false;
+            if (last) {
+              *finished = true;
+              sink.done();
+            }
+            return true;
+          });
+      return;
+    }
     if (length == 0) {
       res.set_header("Content-Length", "0");
       res.set_content("", kJsonLines);
       return;
     }
-    auto reader = std::make_shared<FileReader>(l.e->specs[l.index], l.file);
-    auto buffer = std::make_shared<std::string>();
     // extra_bytes: the body is longer than the SizeInBytes getAll announced.
     const std::uint64_t real_length = length;
     if (fault && fault->action == FaultAction::ExtraBytes) length += fault->bytes.value_or(16);
     std::uint64_t limit = length;
     if (fault && (fault->action == FaultAction::Truncate || fault->action == FaultAction::Stall))
       limit = std::min<std::uint64_t>(length, fault->bytes.value_or(length / 2));
+    std::uint64_t step = kChunkBytes;  // bytes per provider call
+    double interval = 0;               // trickle: pause between steps
+    if (fault && fault->action == FaultAction::Trickle) {
+      step = std::max<std::uint64_t>(1, fault->bytes.value_or(1024));
+      interval = fault->seconds;
+    }
     res.set_content_provider(
         static_cast<std::size_t>(length), kJsonLines,
-        [this, reader, buffer, start, limit, real_length, fault](std::size_t offset, std::size_t max,
-                                                                 httplib::DataSink& sink) {
+        [this, reader, buffer, start, limit, real_length, fault, step, interval](
+            std::size_t offset, std::size_t max, httplib::DataSink& sink) {
           if (offset >= real_length && offset < limit) {
             const std::string junk(static_cast<std::size_t>(std::min<std::uint64_t>(max, limit - offset)), 'x');
             return sink.write(junk.data(), junk.size());
           }
           if (offset >= limit) {
-            if (fault && fault->action == FaultAction::Stall) {
-              std::unique_lock lock(stop_mu);
-              stop_cv.wait_for(lock, std::chrono::duration<double>(fault->seconds), [this] { return stopping.load(); });
-            }
+            if (fault && fault->action == FaultAction::Stall) pause(fault->seconds);
             return false;  // close the connection before the announced length
           }
-          std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>({max, kChunkBytes, limit - offset}));
+          if (interval > 0 && offset > 0 && !pause(interval)) return false;
+          std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>({max, step, limit - offset}));
           buffer->clear();
           reader->read(start + offset, n, *buffer);
           if (buffer->empty()) return false;
@@ -656,7 +779,9 @@ struct Server::Impl {
         });
   }
 
-  void handle_file(const httplib::Request& req, httplib::Response& res) {
+  // GET/HEAD of a signed file URL. `redirected`: the /redirected/files/ twin that
+  // a redirect fault points to (same bytes, own signature, never faulted).
+  void handle_file(const httplib::Request& req, httplib::Response& res, bool redirected = false) {
     bool head = req.method == "HEAD";
     std::string range = req.get_header_value("Range");
     // We interpret Range ourselves; keep httplib from applying it a second time.
@@ -664,6 +789,7 @@ struct Server::Impl {
     {
       std::lock_guard lock(mu);
       (head ? stats.heads : stats.file_gets)++;
+      if (redirected) stats.redirected_gets++;
       if (!range.empty()) {
         stats.range_gets++;
         stats.ranges.push_back(range);
@@ -671,7 +797,8 @@ struct Server::Impl {
     }
     const std::string id = req.matches[1];
     const std::string index_text = req.matches[2];
-    std::string path = "/files/" + id + "/" + index_text;
+    const std::string file_path = "/files/" + id + "/" + index_text;
+    const std::string path = (redirected ? "/redirected" : "") + file_path;
     auto expires = to_u64(req.get_param_value("expires"));
     std::string signature = req.get_param_value("signature");
     if (!expires || signature != sign(path, static_cast<std::int64_t>(*expires)) ||
@@ -690,18 +817,25 @@ struct Server::Impl {
     }
     const Lookup& l = std::get<Lookup>(found);
     std::optional<Fault> fault;
-    {
+    if (!redirected) {
       std::lock_guard lock(mu);
       if (auto hit = match_fault(FaultTarget::File, l.e->entity, static_cast<std::uint32_t>(l.index)))
         fault = sc.faults[*hit];
     }
     if (fault && apply_request_fault(*fault, req, res)) return;
+    if (fault && fault->action == FaultAction::Redirect) {
+      std::string target_path = "/redirected" + file_path;
+      res.status = fault->status;
+      res.set_header("Location", "http://" + host_of(req) + target_path + "?expires=" + std::to_string(*expires) +
+                                     "&signature=" + sign(target_path, static_cast<std::int64_t>(*expires)));
+      res.set_content(json{{"Message", "Moved."}, {"RequestId", request_id(res)}}.dump(), "application/json");
+      return;
+    }
     serve_range(req, res, l, range, fault);
   }
 
   void serve_range(const httplib::Request& req, httplib::Response& res, const Lookup& l, const std::string& range,
                    std::optional<Fault> fault) {
-    (void)req;
     res.set_header("Accept-Ranges", "bytes");
     std::uint64_t total = l.size;
     std::uint64_t first = 0, last = total == 0 ? 0 : total - 1;
@@ -739,7 +873,10 @@ struct Server::Impl {
       serve_content(res, l, first, last - first + 1, fault);
     } else {
       res.status = 200;
-      serve_content(res, l, 0, total, fault);
+      // gzip: only whole-file answers, only when the client accepts it; a HEAD
+      // gets the plain headers.
+      bool gzip = fault && fault->action == FaultAction::Gzip && req.method != "HEAD" && accepts_gzip(req);
+      serve_content(res, l, 0, total, fault, gzip);
     }
   }
 
@@ -774,6 +911,8 @@ struct Server::Impl {
               [this](const httplib::Request& req, httplib::Response& res) { handle_api("getAll", req, res); });
     http.Get(R"(/files/([0-9a-fA-F-]+)/([0-9]+))",
              [this](const httplib::Request& req, httplib::Response& res) { handle_file(req, res); });
+    http.Get(R"(/redirected/files/([0-9a-fA-F-]+)/([0-9]+))",
+             [this](const httplib::Request& req, httplib::Response& res) { handle_file(req, res, true); });
 
     http.Get("/_sandbox/stats", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(mu);

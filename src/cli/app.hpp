@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "mews_export/api_client.hpp"
+#include "mews_export/config.hpp"
 #include "mews_export/clock.hpp"
 #include "mews_export/downloader.hpp"
 #include "mews_export/error.hpp"
@@ -20,31 +21,13 @@
 #include "mews_export/model.hpp"
 #include "mews_export/poller.hpp"
 #include "mews_export/validate.hpp"
+#include "options.hpp"
+#include "settings.hpp"
 
 namespace mews_export::cli {
 
-// Options accepted before or after any command.
-struct GlobalOptions {
-  std::optional<std::string> platform;
-  std::optional<std::string> client_token_file;
-  std::optional<std::string> access_token_file;
-  std::optional<std::string> client;
-  std::optional<std::string> profile;
-  std::optional<std::string> config;
-  std::optional<std::string> state_dir;
-  std::optional<std::string> ca_bundle;
-  int verbose = 0;
-  bool quiet = false;
-  std::string log_format = "text";
-  std::string progress = "auto";
-  bool json = false;
-  bool allow_insecure_http = false;
-  std::optional<int> retries;             // retries after the first attempt
-  std::optional<std::string> retry_max_time;  // total time budget for retries
-  std::optional<std::string> stall_timeout;   // abandon a transfer receiving nothing this long
-};
-
-// What one invocation works with, resolved from the global options and the environment.
+// What one invocation works with, resolved from the global options, the
+// environment and the config profile.
 class Context {
  public:
   // Resolves platform and tokens; errors are Usage (exit 2) and say what to set.
@@ -58,6 +41,7 @@ class Context {
   // The retry policy from --retry/--retry-max-time (API calls and file transfers).
   const RetryPolicy& retry_policy() const { return api_->options().retry; }
   std::chrono::seconds stall_timeout() const { return stall_timeout_; }
+  const EffectiveSettings& settings() const { return settings_; }
   // --state-dir > $MEWS_EXPORT_STATE_DIR > $XDG_STATE_HOME/mews-export.
   std::filesystem::path state_dir() const;
 
@@ -68,6 +52,7 @@ class Context {
   std::unique_ptr<HttpTransport> transport_;
   std::unique_ptr<ApiClient> api_;
   std::chrono::seconds stall_timeout_{60};
+  EffectiveSettings settings_;
 };
 
 // Records a newly created export in the journal (a failure is only a warning:
@@ -75,8 +60,6 @@ class Context {
 JournalEntry journal_created(Context& context, const AddArguments& args, const AddExportRequest& request,
                              const Export& created, const std::string& output);
 
-// A command's body: returns the process exit code.
-using CommandRunner = std::function<int()>;
 
 // Each subcommand registers itself on `app` and sets `*runner` when chosen.
 void setup_add(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
@@ -85,6 +68,7 @@ void setup_wait(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 void setup_download(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 void setup_run(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 void setup_list(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
+void setup_config(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 
 // --state-dir > $MEWS_EXPORT_STATE_DIR > $XDG_STATE_HOME/mews-export (no tokens needed).
 std::filesystem::path state_dir_of(const GlobalOptions& options);
@@ -93,8 +77,9 @@ std::filesystem::path state_dir_of(const GlobalOptions& options);
 void add_export_options(CLI::App& command, AddArguments& args);
 // Registers --interval/--timeout on `command`.
 void add_wait_options(CLI::App& command, std::string& interval, std::string& timeout);
-// Parses --interval/--timeout into `options` (Usage error when malformed).
-Status parse_wait_options(const std::string& interval, const std::string& timeout, WaitOptions& options);
+// Parses --interval/--timeout (or, when not given, the profile's) into `options`
+// (Usage error when malformed).
+Status parse_wait_options(const Context& context, std::string interval, std::string timeout, WaitOptions& options);
 
 // Logs `error` to stderr and returns its exit code.
 int report(const Error& error);
@@ -120,12 +105,16 @@ namespace mews_export::cli {
 struct OutputOptions {
   std::string out_dir;
   bool to_stdout = false;
-  int parallel = 4;
+  int parallel = 0;  // 0: not given (profile, else 4)
   bool force = false;
 };
 
 // Registers -o/--output-dir, --stdout and --parallel on `command`.
 void add_output_options(CLI::App& command, OutputOptions& output);
+
+// Fills what the command line left out from the config profile (output_dir,
+// parallel); Usage error when no destination is known.
+Result<OutputOptions> resolve_output(const Context& context, OutputOptions output);
 
 // Downloads the files of `exp` (already known to be Success) with fresh URLs
 // from getAll on demand, then prints the export directory (or JSON).

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "app.hpp"
+#include "mews_export/settings.hpp"
 #include "mews_export/time.hpp"
 
 namespace mews_export::cli {
@@ -30,6 +31,8 @@ Result<Export> fetch_export(ApiClient& api, const std::string& id) {
 int run_download(const GlobalOptions& global, const DownloadCommandOptions& options) {
   auto context = Context::create(global);
   if (!context) return report(context.error());
+  auto output = resolve_output(**context, options.output);
+  if (!output) return report(output.error());
   auto exp = fetch_export((*context)->api(), options.id);
   if (!exp) return report(exp.error());
   if (exp->status == ExportStatus::Failed || exp->status == ExportStatus::Expired) {
@@ -40,7 +43,7 @@ int run_download(const GlobalOptions& global, const DownloadCommandOptions& opti
                         .message = "export " + exp->id + " is " + exp->status_name +
                                    ", not finished yet: run `mews-export wait " + exp->id + "` first"});
   }
-  return download_export(**context, *exp, options.output);
+  return download_export(**context, *exp, *output);
 }
 
 // Marks our journal entry of `id` (if any) as downloaded, so `run` does not
@@ -66,10 +69,29 @@ void add_output_options(CLI::App& command, OutputOptions& output) {
   command.add_option("--parallel", output.parallel, "files downloaded at once (default 4)")->check(CLI::Range(1, 64));
 }
 
-int download_export(Context& context, const Export& exp, const OutputOptions& output) {
+Result<OutputOptions> resolve_output(const Context& context, OutputOptions output) {
   if (output.out_dir.empty() && !output.to_stdout) {
-    return report(fail(ErrorKind::Usage, "say where the data goes: -o DIR or --stdout").error());
+    output.out_dir = context.settings().get("output_dir").value.value_or("");
+    if (!output.out_dir.empty()) output.out_dir = expand_home(output.out_dir).string();
   }
+  if (output.out_dir.empty() && !output.to_stdout) {
+    return fail(ErrorKind::Usage, "say where the data goes: -o DIR or --stdout (or output_dir in the config profile)");
+  }
+  if (output.parallel == 0) {
+    const auto text = context.settings().get("parallel").value.value_or("4");
+    try {
+      output.parallel = std::stoi(text);
+    } catch (const std::exception&) {
+      output.parallel = -1;
+    }
+    if (output.parallel < 1 || output.parallel > 64) {
+      return fail(ErrorKind::Usage, "parallel = '" + text + "' in the config profile is not a number from 1 to 64");
+    }
+  }
+  return output;
+}
+
+int download_export(Context& context, const Export& exp, const OutputOptions& output) {
   if (auto ok = check_expiry(exp, context.clock()); !ok) return report(ok.error());
   const std::string id = exp.id;
   Downloader downloader(context.transport(), context.clock(), [&context, id] { return fetch_export(context.api(), id); });

@@ -55,14 +55,14 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
   SystemClock system_clock;
   auto request = build_add_request(options.add, utc_now(system_clock));
   if (!request) return report(request.error());
-  if (options.output.out_dir.empty() && !options.output.to_stdout) {
-    return report(fail(ErrorKind::Usage, "say where the data goes: -o DIR or --stdout").error());
-  }
-  WaitOptions wait;
-  if (auto ok = parse_wait_options(options.interval, options.timeout, wait); !ok) return report(ok.error());
   auto made = Context::create(global);
   if (!made) return report(made.error());
   Context& context = **made;
+  auto resolved = resolve_output(context, options.output);
+  if (!resolved) return report(resolved.error());
+  const OutputOptions& output_options = *resolved;
+  WaitOptions wait;
+  if (auto ok = parse_wait_options(context, options.interval, options.timeout, wait); !ok) return report(ok.error());
   const auto& credentials = context.api().options().credentials;
   const JobKey key = make_job_key(context.base_url(), credentials.client_token, credentials.access_token,
                                   options.add, *request);
@@ -72,7 +72,7 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
   auto lock = JobLock::acquire(context.state_dir(), key.lock_name(), options.wait_lock, context.clock());
   if (!lock) return report(lock.error());
 
-  const std::string output = options.output.to_stdout ? "-" : options.output.out_dir;
+  const std::string output = output_options.to_stdout ? "-" : output_options.out_dir;
   std::optional<JournalEntry> entry = journal->find_unfinished(key);
   wait.on_poll = [&](const std::vector<Export>& exports) {
     for (const auto& e : exports) {
@@ -110,13 +110,13 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
     const int code = report(finished.error());
     if (finished.error().kind == ErrorKind::WaitTimeout) {
       spdlog::error("continue with: mews-export wait {0} && mews-export download {0} {1} (or run this command again)",
-                    entry->id, options.output.to_stdout ? "--stdout" : "-o " + options.output.out_dir);
+                    entry->id, output_options.to_stdout ? "--stdout" : "-o " + output_options.out_dir);
     }
     return code;
   }
   const Export& exp = finished->front();
   if (const int code = check_all_succeeded(*finished); code != 0) return code;
-  const int code = download_export(context, exp, options.output);
+  const int code = download_export(context, exp, output_options);
   if (code == 0 || code == 4) {
     entry->downloaded = code == 0;
     if (code == 4) entry->status = "Expired";

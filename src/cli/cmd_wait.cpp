@@ -15,10 +15,10 @@ struct WaitCommandOptions {
 };
 
 int run_wait(const GlobalOptions& global, const WaitCommandOptions& options) {
-  WaitOptions wait;
-  if (auto ok = parse_wait_options(options.interval, options.timeout, wait); !ok) return report(ok.error());
   auto context = Context::create(global);
   if (!context) return report(context.error());
+  WaitOptions wait;
+  if (auto ok = parse_wait_options(**context, options.interval, options.timeout, wait); !ok) return report(ok.error());
   wait.on_poll = [](const std::vector<Export>& exports) {
     for (const auto& e : exports) spdlog::info("export {} is {}", e.id, e.status_name);
   };

@@ -7,55 +7,26 @@
 #include <sstream>
 
 #include "app.hpp"
+#include "settings.hpp"
 #include "mews_export/settings.hpp"
 #include "mews_export/time.hpp"
 #include "mews_export/version.hpp"
 
 namespace mews_export::cli {
-namespace {
-
-std::optional<std::string> env(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  return std::string(value);
-}
-
-// A token: --x-token-file > $MEWS_X_TOKEN > $MEWS_X_TOKEN_FILE.
-Result<std::string> resolve_token(const char* what, const std::optional<std::string>& flag_file,
-                                  const char* value_var, const char* file_var, const char* flag) {
-  std::optional<std::string> file = flag_file;
-  if (!file) {
-    if (auto value = env(value_var)) return *value;
-    file = env(file_var);
-  }
-  if (!file) {
-    return fail(ErrorKind::Usage, std::string("no ") + what + " token: set " + value_var + " (the value) or " +
-                                      file_var + " (a file holding it), or pass " + flag +
-                                      " PATH; tokens are never taken as command-line values");
-  }
-  bool readable_by_others = false;
-  auto token = read_token_file(*file, &readable_by_others);
-  if (token && readable_by_others) {
-    spdlog::warn("token file {} is readable by other users; restrict it with: chmod 600 {}", *file, *file);
-  }
-  return token;
-}
-
-}  // namespace
-
 Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
   auto context = std::unique_ptr<Context>(new Context());
   context->options_ = options;
-  const std::string platform = options.platform.value_or(env("MEWS_PLATFORM").value_or("production"));
-  auto base = resolve_platform(platform, options.allow_insecure_http);
+  auto settings = resolve_settings(options);
+  if (!settings) return std::unexpected(settings.error());
+  context->settings_ = std::move(*settings);
+  const auto& s = context->settings_;
+  auto base = resolve_platform(*s.get("platform").value, s.get("allow_insecure_http").value == "true");
   if (!base) return std::unexpected(base.error());
   context->base_url_ = *base;
 
-  auto client_token = resolve_token("client", options.client_token_file, "MEWS_CLIENT_TOKEN",
-                                    "MEWS_CLIENT_TOKEN_FILE", "--client-token-file");
+  auto client_token = read_token(s, "client");
   if (!client_token) return std::unexpected(client_token.error());
-  auto access_token = resolve_token("access", options.access_token_file, "MEWS_ACCESS_TOKEN",
-                                    "MEWS_ACCESS_TOKEN_FILE", "--access-token-file");
+  auto access_token = read_token(s, "access");
   if (!access_token) return std::unexpected(access_token.error());
 
   if (options.stall_timeout) {
@@ -68,7 +39,7 @@ Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
 
   CurlOptions curl;
   curl.user_agent = std::string("mews-export/") + version();
-  curl.ca_bundle = options.ca_bundle.value_or("");
+  curl.ca_bundle = s.get("ca_bundle").value.value_or("");
   context->transport_ = make_curl_transport(curl);
 
   ApiClientOptions api;
@@ -84,7 +55,7 @@ Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
   }
   api.credentials.client_token = std::move(*client_token);
   api.credentials.access_token = std::move(*access_token);
-  api.credentials.client = options.client.value_or(env("MEWS_CLIENT").value_or(std::string("mews-export ") + version()));
+  api.credentials.client = *s.get("client").value;
   api.on_retry = [](int attempt, const Error& error, std::chrono::milliseconds delay) {
     spdlog::warn("{} — retry {} in {}", describe(error), attempt, format_duration(delay));
   };
@@ -95,10 +66,11 @@ Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
 
 std::filesystem::path state_dir_of(const GlobalOptions& options) {
   if (options.state_dir) return expand_home(*options.state_dir);
+  if (auto settings = resolve_settings(options)) return expand_home(*settings->get("state_dir").value);
   return default_state_dir();
 }
 
-std::filesystem::path Context::state_dir() const { return state_dir_of(options_); }
+std::filesystem::path Context::state_dir() const { return expand_home(*settings_.get("state_dir").value); }
 
 JournalEntry journal_created(Context& context, const AddArguments& args, const AddExportRequest& request,
                              const Export& created, const std::string& output) {
@@ -207,7 +179,9 @@ void add_wait_options(CLI::App& command, std::string& interval, std::string& tim
   command.add_option("--timeout", timeout, "give up waiting after this long (default 24h)");
 }
 
-Status parse_wait_options(const std::string& interval, const std::string& timeout, WaitOptions& options) {
+Status parse_wait_options(const Context& context, std::string interval, std::string timeout, WaitOptions& options) {
+  if (interval.empty()) interval = context.settings().get("interval").value.value_or("");
+  if (timeout.empty()) timeout = context.settings().get("timeout").value.value_or("");
   if (!interval.empty()) {
     const auto d = parse_duration(interval);
     if (!d || d->count() <= 0) {

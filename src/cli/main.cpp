@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   setup_download(app, global, runner);
   setup_run(app, global, runner);
   setup_list(app, global, runner);
+  setup_config(app, global, runner);
 
   try {
     app.parse(argc, argv);

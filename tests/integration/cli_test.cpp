@@ -52,6 +52,7 @@ class Cli : public ::testing::Test {
     env.try_emplace("MEWS_CLIENT_TOKEN", sandbox_.client_token());
     env.try_emplace("MEWS_ACCESS_TOKEN", sandbox_.access_token());
     env.try_emplace("MEWS_EXPORT_STATE_DIR", (dir_ / "state").string());
+    env.try_emplace("XDG_CONFIG_HOME", (dir_ / "config").string());  // never the user's own config
     auto result = run_process(args, env);
     expect_no_secrets(result.stderr_text);
     if (!may_show_urls) expect_no_secrets(result.stdout_text);
@@ -423,4 +424,79 @@ TEST_F(Cli, ListShowsOurExportsNewestFirstWithFreshStatus) {
   EXPECT_EQ(table.exit_code, 0);
   EXPECT_EQ(lines_of(table.stdout_text).size(), 3u);  // header + 2
   EXPECT_NE(table.stdout_text.find(first_id), std::string::npos);
+}
+
+namespace {
+
+// Writes $XDG_CONFIG_HOME/mews-export/config.toml for the Cli fixture.
+void write_config(const TempDir& dir, const std::string& toml) {
+  std::filesystem::create_directories(dir / "config" / "mews-export");
+  std::ofstream(dir / "config" / "mews-export" / "config.toml") << toml;
+}
+
+}  // namespace
+
+TEST_F(Cli, ConfigProfileSuppliesSettingsAndFlagsAndEnvWin) {
+  std::ofstream(dir_ / "access") << sandbox_.access_token();
+  std::filesystem::permissions(dir_ / "access", std::filesystem::perms::owner_read);
+  write_config(dir_, "[profiles.default]\nplatform = \"" + sandbox_.url() + "\"\naccess_token_file = \"" +
+                         (dir_ / "access").string() + "\"\ninterval = \"50ms\"\noutput_dir = \"" +
+                         (dir_ / "from-profile").string() + "\"\nparallel = 2\n\n[profiles.other]\nplatform = \"demo\"\n");
+  // No platform/access token in the environment: both come from the profile.
+  const auto r = cli({"run", "--entity", "Bill"}, {{"MEWS_PLATFORM", ""}, {"MEWS_ACCESS_TOKEN", ""}});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const std::string id = sandbox_.exports()[0]["Id"];
+  expect_export_matches_server(dir_ / "from-profile" / id, id);
+
+  const auto shown = cli({"config", "--json"}, {{"MEWS_PLATFORM", ""}, {"MEWS_ACCESS_TOKEN", ""}});
+  ASSERT_EQ(shown.exit_code, 0) << shown.stderr_text;
+  const auto doc = json::parse(shown.stdout_text);
+  EXPECT_EQ(doc["Settings"]["platform"]["Value"], sandbox_.url());
+  EXPECT_EQ(doc["Settings"]["platform"]["Source"], "profile");
+  EXPECT_EQ(doc["Settings"]["client_token"]["Source"], "env");
+  EXPECT_EQ(doc["Settings"]["access_token"]["Source"], "profile");
+  EXPECT_EQ(doc["Settings"]["parallel"]["Value"], "2");
+  EXPECT_EQ(doc["Settings"]["timeout"]["Source"], "default");
+
+  // env beats profile, flag beats env.
+  const auto env_wins = json::parse(cli({"config", "--json"}, {{"MEWS_PLATFORM", "demo"}}).stdout_text);
+  EXPECT_EQ(env_wins["Settings"]["platform"]["Value"], "demo");
+  EXPECT_EQ(env_wins["Settings"]["platform"]["Source"], "env");
+  const auto flag_wins =
+      json::parse(cli({"config", "--json", "--platform", "production"}, {{"MEWS_PLATFORM", "demo"}}).stdout_text);
+  EXPECT_EQ(flag_wins["Settings"]["platform"]["Value"], "production");
+  EXPECT_EQ(flag_wins["Settings"]["platform"]["Source"], "flag");
+  // A named profile.
+  const auto other = json::parse(cli({"--profile", "other", "config", "--json"}, {{"MEWS_PLATFORM", ""}}).stdout_text);
+  EXPECT_EQ(other["Settings"]["platform"]["Value"], "demo");
+  const auto table = cli({"config"});
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.stdout_text.find("<redacted>"), std::string::npos) << table.stdout_text;
+}
+
+TEST_F(Cli, BadConfigurationIsAClearUsageError) {
+  write_config(dir_, "[profiles.default]\nplatfrom = \"demo\"\n");
+  auto r = cli({"status", "x"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.stderr_text.find("platfrom"), std::string::npos) << r.stderr_text;
+
+  write_config(dir_, "[profiles.default]\naccess_token = \"abc\"\n");
+  r = cli({"config"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.stderr_text.find("access_token_file"), std::string::npos) << r.stderr_text;
+
+  write_config(dir_, "[profiles.default]\nplatform = \n");
+  r = cli({"config"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.stderr_text.find("line 2"), std::string::npos) << r.stderr_text;
+
+  write_config(dir_, "[profiles.hotel-a]\nplatform = \"demo\"\n");
+  r = cli({"--profile", "hotel-b", "config"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.stderr_text.find("hotel-a"), std::string::npos) << r.stderr_text;
+  r = cli({"config"}, {{"MEWS_PROFILE", "nope"}});
+  EXPECT_EQ(r.exit_code, 2);
+  r = cli({"config", "--config", (dir_ / "missing.toml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(api_requests(), 0u);
 }

@@ -26,8 +26,7 @@ struct HttpRequest {
   // Whole-request limit; zero means none (downloads rely on the stall limit).
   std::chrono::milliseconds timeout{0};
   std::chrono::milliseconds connect_timeout{std::chrono::seconds{30}};
-  // Abort when fewer than `low_speed_bytes` per second arrive for `low_speed_time`.
-  long low_speed_bytes = 1;
+  // Abort (Timeout) when no byte arrives for `low_speed_time` (a stalled transfer).
   std::chrono::seconds low_speed_time{60};
 };
 
@@ -63,9 +62,9 @@ struct CurlOptions {
   bool verbose = false;
 };
 
-// libcurl implementation: one easy handle per call (thread-safe: each thread
-// may call perform() concurrently), TLS verification always on, redirects
-// followed, gzip/deflate decoded transparently.
+// libcurl implementation: one easy handle per thread, reused so connections
+// stay alive (perform() may be called from several threads at once), TLS
+// verification always on, redirects followed, gzip/deflate decoded transparently.
 std::unique_ptr<HttpTransport> make_curl_transport(const CurlOptions& options = {});
 
 }  // namespace mews_export

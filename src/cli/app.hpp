@@ -22,6 +22,7 @@
 #include "mews_export/poller.hpp"
 #include "mews_export/validate.hpp"
 #include "options.hpp"
+#include "progress.hpp"
 #include "settings.hpp"
 
 namespace mews_export::cli {
@@ -42,6 +43,7 @@ class Context {
   const RetryPolicy& retry_policy() const { return api_->options().retry; }
   std::chrono::seconds stall_timeout() const { return stall_timeout_; }
   const EffectiveSettings& settings() const { return settings_; }
+  ProgressDisplay& progress() { return *progress_; }
   // --state-dir > $MEWS_EXPORT_STATE_DIR > $XDG_STATE_HOME/mews-export.
   std::filesystem::path state_dir() const;
 
@@ -53,6 +55,7 @@ class Context {
   std::unique_ptr<ApiClient> api_;
   std::chrono::seconds stall_timeout_{60};
   EffectiveSettings settings_;
+  std::unique_ptr<ProgressDisplay> progress_;
 };
 
 // Records a newly created export in the journal (a failure is only a warning:

@@ -104,8 +104,13 @@ int download_export(Context& context, const Export& exp, const OutputOptions& ou
   options.parallel = output.parallel;
   options.retry = context.retry_policy();
   options.stall_timeout = context.stall_timeout();
+  context.progress().start_download(exp);
+  if (context.progress().enabled()) {
+    options.on_progress = [&context](const DownloadProgress& p) { context.progress().file_progress(p); };
+  }
   options.force = output.force;
   auto result = downloader.download(exp, options);
+  context.progress().stop();
   if (!result) return report(result.error());
   mark_downloaded(context, id);
   if (result->already_complete) spdlog::info("export {} is already downloaded and verified in {}", id, result->directory.string());

@@ -75,6 +75,7 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
   const std::string output = output_options.to_stdout ? "-" : output_options.out_dir;
   std::optional<JournalEntry> entry = journal->find_unfinished(key);
   wait.on_poll = [&](const std::vector<Export>& exports) {
+    context.progress().waiting(exports, wait.interval);
     for (const auto& e : exports) {
       spdlog::info("export {} is {}", e.id, e.status_name);
       if (entry && e.status_name != entry->status) {
@@ -107,6 +108,7 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
     entry.reset();
   }
   if (!finished) {
+    context.progress().stop();
     const int code = report(finished.error());
     if (finished.error().kind == ErrorKind::WaitTimeout) {
       spdlog::error("continue with: mews-export wait {0} && mews-export download {0} {1} (or run this command again)",

@@ -19,10 +19,12 @@ int run_wait(const GlobalOptions& global, const WaitCommandOptions& options) {
   if (!context) return report(context.error());
   WaitOptions wait;
   if (auto ok = parse_wait_options(**context, options.interval, options.timeout, wait); !ok) return report(ok.error());
-  wait.on_poll = [](const std::vector<Export>& exports) {
+  wait.on_poll = [&context, &wait](const std::vector<Export>& exports) {
     for (const auto& e : exports) spdlog::info("export {} is {}", e.id, e.status_name);
+    (*context)->progress().waiting(exports, wait.interval);
   };
   auto result = wait_for_exports((*context)->api(), (*context)->clock(), options.ids, wait);
+  (*context)->progress().stop();
   if (!result) {
     const int code = report(result.error());
     if (result.error().kind == ErrorKind::WaitTimeout) {

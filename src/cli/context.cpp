@@ -37,6 +37,8 @@ Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
     context->stall_timeout_ = std::chrono::duration_cast<std::chrono::seconds>(*d);
   }
 
+  context->progress_ = std::make_unique<ProgressDisplay>(!options.quiet && progress_enabled(options.progress));
+
   CurlOptions curl;
   curl.user_agent = std::string("mews-export/") + version();
   curl.ca_bundle = s.get("ca_bundle").value.value_or("");

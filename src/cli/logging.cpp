@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mews_export/time.hpp"
+#include "progress.hpp"
 
 namespace mews_export::cli {
 namespace {
@@ -32,6 +33,8 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
       line = "mews-export: " + std::string(level.data(), level.size()) + ": " + text;
     }
     line += '\n';
+    std::lock_guard terminal(terminal_mutex());
+    clear_progress_lines();  // the progress display redraws below on its next tick
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
   void flush_() override { std::fflush(stderr); }

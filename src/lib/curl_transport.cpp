@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <mutex>
 #include <string>
@@ -42,6 +43,11 @@ struct Transfer {
   bool status_known = false;
   bool to_sink = false;
   bool sink_aborted = false;
+  // Stall detection: when bytes last arrived, and the limit.
+  std::chrono::steady_clock::time_point last_data = std::chrono::steady_clock::now();
+  curl_off_t last_dlnow = 0;
+  std::chrono::milliseconds stall_limit{0};
+  bool stalled = false;
 };
 
 std::string trim(std::string_view s) {
@@ -89,7 +95,20 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return chunk.size();
 }
 
-int on_progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) { return cancel_requested() ? 1 : 0; }
+// Called by libcurl at least about once a second, also while nothing arrives.
+int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t) {
+  if (cancel_requested()) return 1;
+  auto* t = static_cast<Transfer*>(user);
+  const auto now = std::chrono::steady_clock::now();
+  if (dlnow != t->last_dlnow) {
+    t->last_dlnow = dlnow;
+    t->last_data = now;
+  } else if (t->stall_limit.count() > 0 && now - t->last_data >= t->stall_limit) {
+    t->stalled = true;
+    return 1;
+  }
+  return 0;
+}
 
 class CurlTransport final : public HttpTransport {
  public:
@@ -117,14 +136,16 @@ class CurlTransport final : public HttpTransport {
     if (!options_.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, request.low_speed_bytes);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(request.low_speed_time.count()));
+    // A stall is "no byte for low_speed_time": measured here rather than with
+    // CURLOPT_LOW_SPEED_*, whose averaging over ~5 s delays detection.
+    t.stall_limit = request.low_speed_time;
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
 
     if (request.method == "POST") {
       curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -160,7 +181,10 @@ class CurlTransport final : public HttpTransport {
     Error error;
     error.http_status = 0;
     const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-    if (code == CURLE_ABORTED_BY_CALLBACK || (cancel_requested() && code == CURLE_WRITE_ERROR)) {
+    if (t.stalled) {
+      error.kind = ErrorKind::Timeout;
+      error.message = "no data received for " + std::to_string(request.low_speed_time.count()) + "s (stalled)";
+    } else if (code == CURLE_ABORTED_BY_CALLBACK || (cancel_requested() && code == CURLE_WRITE_ERROR)) {
       error.kind = ErrorKind::Interrupted;
       error.signal = cancel_signal();
       error.message = "interrupted";

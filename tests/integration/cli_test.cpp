@@ -500,3 +500,37 @@ TEST_F(Cli, BadConfigurationIsAClearUsageError) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(api_requests(), 0u);
 }
+
+TEST_F(Cli, ProgressIsDrawnOnATerminalOnlyAndNeverWhenPiped) {
+  // script(1) runs the command on a pseudo-terminal: stderr is a TTY there.
+  const auto on_tty = [&](const std::string& extra) {
+    const std::string command = std::string(MEWS_EXPORT_BIN) + " run --entity Customer -o " + (dir_ / "out").string() +
+                                " --interval 300ms " + extra;
+    return run_process({"/usr/bin/script", "-qefc", command, "/dev/null"},
+                       {{"MEWS_PLATFORM", sandbox_.url()},
+                        {"MEWS_CLIENT_TOKEN", sandbox_.client_token()},
+                        {"MEWS_ACCESS_TOKEN", sandbox_.access_token()},
+                        {"MEWS_EXPORT_STATE_DIR", (dir_ / "state").string()},
+                        {"XDG_CONFIG_HOME", (dir_ / "config").string()},
+                        {"TERM", "xterm"}});
+  };
+  const auto tty = on_tty("");
+  ASSERT_EQ(tty.exit_code, 0) << tty.stdout_text << tty.stderr_text;
+  expect_no_secrets(tty.stdout_text);
+  EXPECT_NE(tty.stdout_text.find("next check in"), std::string::npos) << tty.stdout_text;
+  EXPECT_NE(tty.stdout_text.find("total  "), std::string::npos) << tty.stdout_text;
+  EXPECT_NE(tty.stdout_text.find("\x1b[2K"), std::string::npos);  // redrawn in place
+
+  const auto never = on_tty("--progress never");
+  ASSERT_EQ(never.exit_code, 0);
+  EXPECT_EQ(never.stdout_text.find("next check in"), std::string::npos) << never.stdout_text;
+  EXPECT_EQ(never.stdout_text.find("\x1b["), std::string::npos);
+
+  const auto piped = cli({"run", "--entity", "Payment", "-o", (dir_ / "out").string(), "--interval", "300ms"});
+  ASSERT_EQ(piped.exit_code, 0);
+  EXPECT_EQ(piped.stderr_text, "");  // nothing but warnings/errors on a pipe, and there are none
+  const auto forced =
+      cli({"run", "--entity", "Bill", "-o", (dir_ / "out").string(), "--interval", "300ms", "--progress", "always"});
+  ASSERT_EQ(forced.exit_code, 0);
+  EXPECT_NE(forced.stderr_text.find("next check in"), std::string::npos);
+}

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "datagen.hpp"
+#include "scenario.hpp"
 #include "support/sandbox_process.hpp"
 
 namespace {
@@ -485,6 +486,89 @@ TEST(Sandbox, FaultTruncateAndStallCutTheBody) {
   EXPECT_EQ(received.size(), 500u);
   EXPECT_GE(waited, 0.9);
   EXPECT_EQ(sb.stats()["faults_triggered"]["truncate"], 1);
+}
+
+TEST(Sandbox, FaultRedirectGzipChunkedTrickleAndUnknownFields) {
+  json scenario = small_files(4, 200);
+  scenario["unknown_fields"] = true;
+  scenario["faults"] = {{{"target", "file"}, {"file_index", 0}, {"action", "redirect"}, {"status", 307}},
+                        {{"target", "file"}, {"file_index", 1}, {"action", "gzip"}, {"times", nullptr}},
+                        {{"target", "file"}, {"file_index", 2}, {"action", "chunked"}},
+                        {{"target", "file"}, {"file_index", 3}, {"action", "trickle"}, {"bytes", 20000},
+                         {"seconds", 0.2}}};
+  SandboxProcess sb(scenario);
+  Api api(sb);
+  auto added = api.add("Bill");
+  ASSERT_TRUE(added);
+  EXPECT_TRUE(json::parse(added->body).contains("FutureTopLevel"));
+  json done = api.until_done(json::parse(added->body)["Export"]["Id"]);
+  EXPECT_TRUE(done.contains("FutureField"));
+  EXPECT_EQ(done["Files"][0]["Checksum"], "x");
+  const std::string id = done["Id"];
+
+  // redirect: 307 to /redirected/files/... with its own signature, same bytes.
+  auto moved = api.fetch(done["Files"][0]["Url"]);
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->status, 307);
+  std::string location = moved->get_header_value("Location");
+  EXPECT_NE(location.find("/redirected/files/" + id + "/0?expires="), std::string::npos) << location;
+  auto followed = api.fetch(location);
+  EXPECT_EQ(followed->status, 200);
+  EXPECT_TRUE(followed->body == *sb.file_content(id, 0));
+
+  // gzip: only when accepted; a Range gets a plain 206.
+  httplib::Client raw(sb.host(), sb.port());
+  raw.set_decompress(false);
+  auto path_of = [](const std::string& url) { return url.substr(url.find('/', 7)); };
+  auto gz = raw.Get(path_of(done["Files"][1]["Url"]), {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(gz);
+  EXPECT_EQ(gz->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_FALSE(gz->has_header("Content-Length"));
+  ASSERT_GE(gz->body.size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(gz->body[0]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(gz->body[1]), 0x8b);
+  EXPECT_LT(gz->body.size(), done["Files"][1]["SizeInBytes"].get<std::size_t>());
+  auto plain = raw.Get(path_of(done["Files"][1]["Url"]));
+  EXPECT_FALSE(plain->has_header("Content-Encoding"));
+  EXPECT_TRUE(plain->body == *sb.file_content(id, 1));
+  auto ranged = raw.Get(path_of(done["Files"][1]["Url"]), {{"Accept-Encoding", "gzip"}, {"Range", "bytes=10-"}});
+  EXPECT_EQ(ranged->status, 206);
+  EXPECT_FALSE(ranged->has_header("Content-Encoding"));
+  EXPECT_TRUE(ranged->body == sb.file_content(id, 1)->substr(10));
+
+  // chunked: no Content-Length.
+  auto chunked = api.fetch(done["Files"][2]["Url"]);
+  EXPECT_EQ(chunked->get_header_value("Transfer-Encoding"), "chunked");
+  EXPECT_FALSE(chunked->has_header("Content-Length"));
+  EXPECT_TRUE(chunked->body == *sb.file_content(id, 2));
+
+  // trickle: 20000 bytes every 0.2 s.
+  const auto size3 = done["Files"][3]["SizeInBytes"].get<std::size_t>();
+  auto t0 = std::chrono::steady_clock::now();
+  auto slow = api.fetch(done["Files"][3]["Url"]);
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(slow->body == *sb.file_content(id, 3));
+  EXPECT_GE(waited, 0.2 * static_cast<double>((size3 - 1) / 20000) - 0.1);
+
+  const json stats = sb.stats();
+  EXPECT_EQ(stats["redirected_gets"], 1);
+  EXPECT_EQ(stats["gzip_responses"], 1);
+  EXPECT_EQ(stats["chunked_responses"], 2);  // gzip bodies are chunked too
+  EXPECT_EQ(stats["faults_triggered"]["trickle"], 1);
+}
+
+TEST(Sandbox, ScenarioRejectsMisplacedNewFaultActions) {
+  EXPECT_THROW(mews_sandbox::parse_scenario(json{{"faults", {{{"target", "add"}, {"action", "gzip"}}}}}),
+               std::runtime_error);
+  EXPECT_THROW(mews_sandbox::parse_scenario(
+                   json{{"faults", {{{"target", "file"}, {"action", "redirect"}, {"status", 500}}}}}),
+               std::runtime_error);
+  EXPECT_THROW(mews_sandbox::parse_scenario(json{{"unknown_fields", "yes"}}), std::runtime_error);
+  const auto s = mews_sandbox::parse_scenario(
+      json{{"unknown_fields", true}, {"faults", {{{"target", "file"}, {"action", "trickle"}}}}});
+  EXPECT_TRUE(s.unknown_fields);
+  EXPECT_EQ(s.faults[0].bytes, 1024u);
+  EXPECT_DOUBLE_EQ(s.faults[0].seconds, 0.1);
 }
 
 TEST(Sandbox, FaultDropFinalNewline) {

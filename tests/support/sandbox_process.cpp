@@ -287,4 +287,71 @@ ProcessResult run_process(const std::vector<std::string>& argv_in, const std::ma
   return result;
 }
 
+// --- ChildProcess ---------------------------------------------------------------
+
+ChildProcess::ChildProcess() {
+  std::string templ = (fs::temp_directory_path() / "mews-child-XXXXXX").string();
+  if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
+  dir_ = templ;
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && !status_) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+void ChildProcess::start(const std::vector<std::string>& argv_in, const std::map<std::string, std::string>& env_overrides) {
+  if (argv_in.empty()) throw std::invalid_argument("ChildProcess::start: empty argv");
+  if (pid_ > 0 && !status_) throw std::logic_error("ChildProcess::start: a child is still running");
+  status_.reset();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, (dir_ / "stdout.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, (dir_ / "stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> args = argv_in;
+  auto env = child_environment(env_overrides);
+  auto argv = c_strings(args);
+  auto envp = c_strings(env);
+  int rc = posix_spawn(&pid_, args[0].c_str(), &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    pid_ = -1;
+    throw std::runtime_error("cannot start " + args[0] + ": " + std::strerror(rc));
+  }
+}
+
+bool ChildProcess::running() {
+  if (pid_ <= 0 || status_) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    status_ = status;
+    return false;
+  }
+  return r == 0;
+}
+
+void ChildProcess::send(int signal) {
+  if (running()) kill(pid_, signal);
+}
+
+ProcessResult ChildProcess::wait(int timeout_seconds) {
+  ProcessResult result;
+  if (pid_ > 0 && !status_) status_ = reap(pid_, std::chrono::seconds(timeout_seconds));
+  result.exit_code = status_ ? decode_status(*status_) : -1;
+  result.stdout_text = stdout_text();
+  result.stderr_text = stderr_text();
+  return result;
+}
+
+std::string ChildProcess::stdout_text() const { return read_file(dir_ / "stdout.txt"); }
+std::string ChildProcess::stderr_text() const { return read_file(dir_ / "stderr.txt"); }
+
 }  // namespace mews_export::testing

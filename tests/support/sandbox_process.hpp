@@ -89,4 +89,35 @@ ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::optional<std::string>& stdin_text = std::nullopt,
                           int timeout_seconds = 120);
 
+// A child process running in the background (for signal tests): the same
+// environment rules as run_process(), stdin from /dev/null, stdout and stderr
+// captured into files under a private temp dir. The destructor SIGKILLs and
+// reaps a child that is still running.
+class ChildProcess {
+ public:
+  ChildProcess();
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Starts `argv` (argv[0] is a path); throws std::runtime_error when it cannot.
+  void start(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env_overrides = {});
+  pid_t pid() const { return pid_; }
+  // True while the child has not exited (reaps it when it has).
+  bool running();
+  // kill(pid, signal) while the child runs.
+  void send(int signal);
+  // Waits for the exit (SIGKILL after `timeout_seconds`); the exit code as in
+  // ProcessResult and everything the child wrote. Repeatable.
+  ProcessResult wait(int timeout_seconds = 120);
+  // What the child has written so far.
+  std::string stdout_text() const;
+  std::string stderr_text() const;
+
+ private:
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  std::optional<int> status_;  // the waitpid status once reaped
+};
+
 }  // namespace mews_export::testing

@@ -131,7 +131,12 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!options_.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+    if (!options_.ca_bundle.empty()) {
+      // Adds to the system's trust store rather than replacing it: the file
+      // as CAINFO, the system's hashed certificate directory as CAPATH.
+      curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+      curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
+    }
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // every encoding libcurl can decode
     if (!options_.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));

@@ -1,6 +1,11 @@
 // mews-sandbox: a local stand-in for the Mews Connector API "Data export"
 // endpoints, for trying mews-export without credentials and for tests.
 #include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 #include <unistd.h>
 
 #include <cstdio>
@@ -126,12 +131,23 @@ int main(int argc, char** argv) {
     }
   }
 
-  bool ok = true;
-  std::thread listener([&] { ok = server.run(); });
+  std::atomic<bool> ok{true};
+  std::atomic<bool> finished{false};
+  std::thread listener([&] {
+    ok = server.run();
+    finished = true;
+  });
   int sig = 0;
   sigwait(&signals, &sig);
   server.stop();
-  listener.join();
   if (!ready_file.empty()) std::remove(ready_file.c_str());
+  // Workers may sit in a keep-alive read of an idle client connection for
+  // seconds: give in-flight requests a moment, then exit without them.
+  for (int i = 0; i < 20 && !finished; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (!finished) {
+    std::fflush(nullptr);
+    std::_Exit(ok ? 0 : 1);
+  }
+  listener.join();
   return ok ? 0 : 1;
 }

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "mews_export/downloader.hpp"
 #include "mews_export/journal.hpp"
@@ -533,4 +534,43 @@ TEST_F(Cli, ProgressIsDrawnOnATerminalOnlyAndNeverWhenPiped) {
       cli({"run", "--entity", "Bill", "-o", (dir_ / "out").string(), "--interval", "300ms", "--progress", "always"});
   ASSERT_EQ(forced.exit_code, 0);
   EXPECT_NE(forced.stderr_text.find("next check in"), std::string::npos);
+}
+
+namespace {
+
+class CliShortExpiry : public Cli {
+ protected:
+  CliShortExpiry() : Cli(json{{"expires_after_seconds", 3600}}) {}
+};
+
+class CliExpired : public Cli {
+ protected:
+  CliExpired() : Cli(json{{"expires_after_seconds", 1}}) {}
+};
+
+}  // namespace
+
+TEST_F(CliShortExpiry, WarnsWhenLessThanADayIsLeftToDownload) {
+  const auto r = cli({"run", "--entity", "Bill", "-o", (dir_ / "out").string(), "--interval", "50ms"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("expires at"), std::string::npos) << r.stderr_text;
+  // The state directory and journal are private to the user.
+  const auto state = std::filesystem::status(dir_ / "state").permissions();
+  EXPECT_EQ(state & std::filesystem::perms::all, std::filesystem::perms::owner_all);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "state" / "exports")) {
+    EXPECT_EQ(entry.status().permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  }
+}
+
+TEST_F(CliExpired, AnExpiredExportExits4WithAHintToExportAgain) {
+  const auto added = cli({"add", "--entity", "Bill"});
+  ASSERT_EQ(added.exit_code, 0);
+  const std::string id = added.stdout_text.substr(0, 36);
+  ASSERT_EQ(cli({"wait", id, "--interval", "50ms"}).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  const auto r = cli({"download", id, "-o", (dir_ / "out").string()});
+  EXPECT_EQ(r.exit_code, 4) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("new export"), std::string::npos) << r.stderr_text;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / id));
 }

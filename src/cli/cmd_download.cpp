@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "app.hpp"
+#include "logging.hpp"
 #include "mews_export/settings.hpp"
 #include "mews_export/time.hpp"
 
@@ -92,6 +93,7 @@ Result<OutputOptions> resolve_output(const Context& context, OutputOptions outpu
 }
 
 int download_export(Context& context, const Export& exp, const OutputOptions& output) {
+  LogFields export_field(nlohmann::json{{"export_id", exp.id}});
   if (auto ok = check_expiry(exp, context.clock()); !ok) return report(ok.error());
   const std::string id = exp.id;
   Downloader downloader(context.transport(), context.clock(), [&context, id] { return fetch_export(context.api(), id); });

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "app.hpp"
+#include "logging.hpp"
 #include "mews_export/cancel.hpp"
 #include "mews_export/time.hpp"
 
@@ -98,6 +99,7 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
       spdlog::info("export {} started ({})", created->id, created->status_name);
     }
     const std::vector<std::string> ids{entry->id};
+    LogFields export_field(nlohmann::json{{"export_id", entry->id}});
     finished = wait_for_exports(context.api(), context.clock(), ids, wait);
     if (finished || finished.error().kind != ErrorKind::NotFound) break;
     // The journaled export is unknown to the API now (purged): forget it and start anew.
@@ -117,6 +119,7 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
     return code;
   }
   const Export& exp = finished->front();
+  LogFields export_field(nlohmann::json{{"export_id", exp.id}});
   if (const int code = check_all_succeeded(*finished); code != 0) return code;
   const int code = download_export(context, exp, output_options);
   if (code == 0 || code == 4) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "app.hpp"
+#include "logging.hpp"
 #include "settings.hpp"
 #include "mews_export/settings.hpp"
 #include "mews_export/time.hpp"
@@ -91,6 +92,10 @@ JournalEntry journal_created(Context& context, const AddArguments& args, const A
 }
 
 int report(const Error& error) {
+  nlohmann::json fields = {{"error", to_string(error.kind)}, {"exit_code", exit_code(error)}};
+  if (error.http_status != 0) fields["http_status"] = error.http_status;
+  if (!error.request_id.empty()) fields["request_id"] = error.request_id;
+  LogFields scope(fields);
   spdlog::error("{}", describe(error));
   return exit_code(error);
 }

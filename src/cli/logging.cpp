@@ -14,6 +14,8 @@
 namespace mews_export::cli {
 namespace {
 
+thread_local nlohmann::json t_fields = nlohmann::json::object();
+
 class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   explicit StderrSink(bool json) : json_(json) {}
@@ -28,6 +30,7 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
       nlohmann::json doc = {{"time", format_utc(UtcTime{t.time_since_epoch()})},
                             {"level", std::string(level.data(), level.size())},
                             {"message", text}};
+      for (const auto& [key, value] : t_fields.items()) doc[key] = value;
       line = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
       line = "mews-export: " + std::string(level.data(), level.size()) + ": " + text;
@@ -44,6 +47,12 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
 };
 
 }  // namespace
+
+LogFields::LogFields(const nlohmann::json& fields) : saved_(t_fields) {
+  for (const auto& [key, value] : fields.items()) t_fields[key] = value;
+}
+
+LogFields::~LogFields() { t_fields = std::move(saved_); }
 
 void setup_logging(int verbosity, const std::string& format) {
   auto logger = std::make_shared<spdlog::logger>("mews-export", std::make_shared<StderrSink>(format == "json"));

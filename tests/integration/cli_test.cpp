@@ -574,3 +574,29 @@ TEST_F(CliExpired, AnExpiredExportExits4WithAHintToExportAgain) {
   EXPECT_NE(r.stderr_text.find("new export"), std::string::npos) << r.stderr_text;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / id));
 }
+
+TEST_F(Cli, JsonLogsAreOneObjectPerLineWithFields) {
+  const auto refused = cli({"--log-format", "json", "add", "--entity", "Bill"}, {{"MEWS_ACCESS_TOKEN", "bad"}});
+  EXPECT_EQ(refused.exit_code, 3);
+  const auto lines = lines_of(refused.stderr_text);
+  ASSERT_FALSE(lines.empty());
+  for (const auto& line : lines) {
+    const auto doc = json::parse(line);
+    for (const char* key : {"time", "level", "message"}) EXPECT_TRUE(doc.contains(key)) << key << " in " << line;
+  }
+  const auto last = json::parse(lines.back());
+  EXPECT_EQ(last["level"], "error");
+  EXPECT_EQ(last["http_status"], 401);
+  EXPECT_FALSE(last["request_id"].get<std::string>().empty());
+
+  const auto run = cli({"run", "--entity", "Payment", "-o", (dir_ / "out").string(), "--interval", "50ms", "-v",
+                        "--log-format", "json"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  const std::string id = sandbox_.exports()[0]["Id"];
+  bool tagged = false;
+  for (const auto& line : lines_of(run.stderr_text)) {
+    const auto doc = json::parse(line);
+    tagged = tagged || (doc.contains("export_id") && doc["export_id"] == id);
+  }
+  EXPECT_TRUE(tagged) << run.stderr_text;
+}

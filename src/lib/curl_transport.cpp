@@ -16,6 +16,8 @@ namespace mews_export {
 namespace {
 
 constexpr std::size_t kMaxErrorBody = 64 * 1024;
+// Larger than libcurl's 16 KiB default: fewer callbacks and writes per MiB.
+constexpr long kReceiveBuffer = 256 * 1024;
 
 void global_init() {
   static std::once_flag once;
@@ -147,6 +149,7 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kReceiveBuffer);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);

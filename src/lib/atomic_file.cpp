@@ -1,5 +1,7 @@
 #include "atomic_file.hpp"
 
+#include <system_error>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -66,7 +68,7 @@ std::filesystem::path parent_or_dot(const std::filesystem::path& path) {
 }  // namespace
 
 Error io_error(std::string_view action, const std::filesystem::path& path, int err) {
-  std::string message = std::string(action) + " '" + path.string() + "': " + std::strerror(err);
+  std::string message = std::string(action) + " '" + path.string() + "': " + std::generic_category().message(err);
   switch (err) {
     case ENOSPC:
     case EDQUOT: message += " (free some disk space, then run again: partial downloads are resumed)"; break;

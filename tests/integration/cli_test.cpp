@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include "mews_export/downloader.hpp"
 #include "mews_export/journal.hpp"
 #include "mews_export/validate.hpp"
@@ -599,4 +601,53 @@ TEST_F(Cli, JsonLogsAreOneObjectPerLineWithFields) {
     tagged = tagged || (doc.contains("export_id") && doc["export_id"] == id);
   }
   EXPECT_TRUE(tagged) << run.stderr_text;
+}
+
+namespace {
+
+// A small tmpfs mounted for the test's lifetime (needs root; skipped otherwise).
+class SmallDisk {
+ public:
+  SmallDisk(const std::filesystem::path& at, const std::string& options) : at_(at) {
+    std::filesystem::create_directories(at_);
+    mounted_ = ::geteuid() == 0 &&
+               run_process({"/bin/mount", "-t", "tmpfs", "-o", options, "tmpfs", at_.string()}).exit_code == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) run_process({"/bin/umount", at_.string()});
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::filesystem::path at_;
+  bool mounted_ = false;
+};
+
+}  // namespace
+
+TEST_F(Cli, FullDiskExits1NamingThePathAndKeepsWhatWasWritten) {
+  SmallDisk disk(dir_ / "small", "size=1m");
+  if (!disk.mounted()) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  const auto r = cli({"run", "--entity", "OrderItem", "-o", (dir_ / "small").string(), "--interval", "50ms",
+                      "--parallel", "1"});
+  EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find((dir_ / "small").string()), std::string::npos) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("disk space"), std::string::npos) << r.stderr_text;
+  const std::string id = sandbox_.exports()[0]["Id"];
+  // What was written is kept as a .part file for the next run to resume.
+  std::uintmax_t kept = 0;
+  for (const auto& item : std::filesystem::directory_iterator(dir_ / "small" / id)) {
+    if (item.path().extension() == ".part") kept += item.file_size();
+  }
+  EXPECT_GT(kept, 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "small" / id / kManifestName));
+}
+
+TEST_F(Cli, ReadOnlyFileSystemExits1WithAClearMessage) {
+  SmallDisk disk(dir_ / "ro", "size=1m,ro");
+  if (!disk.mounted()) GTEST_SKIP() << "needs root to mount a read-only tmpfs";
+  const auto r = cli({"run", "--entity", "Bill", "-o", (dir_ / "ro").string(), "--interval", "50ms"});
+  EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find((dir_ / "ro").string()), std::string::npos) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("ead-only"), std::string::npos) << r.stderr_text;
 }

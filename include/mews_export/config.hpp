@@ -40,7 +40,7 @@ const char* to_string(SettingSource source);
 struct Setting {
   std::optional<std::string> value;
   SettingSource source = SettingSource::Default;
-  std::string origin;  // "--platform", "MEWS_PLATFORM", "profile default (/path)", ""
+  std::string origin;  // "--platform", "MEWS_PLATFORM", "default (/path)" (the profile), ""
 };
 
 // Looks up environment variables; injectable for tests.

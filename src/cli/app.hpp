@@ -74,7 +74,8 @@ void setup_list(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 void setup_config(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 
 // --state-dir > $MEWS_EXPORT_STATE_DIR > $XDG_STATE_HOME/mews-export (no tokens needed).
-std::filesystem::path state_dir_of(const GlobalOptions& options);
+// Usage error when the configuration is broken.
+Result<std::filesystem::path> state_dir_of(const GlobalOptions& options);
 
 // Registers add's options (entity, scope, filters) on `command`, filling `args`.
 void add_export_options(CLI::App& command, AddArguments& args);

@@ -21,7 +21,9 @@ struct ListOptions {
 };
 
 int run_list(const GlobalOptions& global, const ListOptions& options) {
-  auto journal = Journal::open(state_dir_of(global));
+  const auto state_dir = state_dir_of(global);
+  if (!state_dir) return report(state_dir.error());
+  auto journal = Journal::open(*state_dir);
   if (!journal) return report(journal.error());
   auto entries = journal->entries();
   if (!options.all && entries.size() > kDefaultListLength) entries.resize(kDefaultListLength);

@@ -96,6 +96,7 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
       auto created = add_or_wait_pending(context, *request, options, wait);
       if (!created) return report(created.error());
       entry = journal_created(context, options.add, *request, *created, output);
+      LogFields created_field(nlohmann::json{{"export_id", created->id}});
       spdlog::info("export {} started ({})", created->id, created->status_name);
     }
     const std::vector<std::string> ids{entry->id};

@@ -67,10 +67,10 @@ Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
   return context;
 }
 
-std::filesystem::path state_dir_of(const GlobalOptions& options) {
-  if (options.state_dir) return expand_home(*options.state_dir);
-  if (auto settings = resolve_settings(options)) return expand_home(*settings->get("state_dir").value);
-  return default_state_dir();
+Result<std::filesystem::path> state_dir_of(const GlobalOptions& options) {
+  auto settings = resolve_settings(options);
+  if (!settings) return std::unexpected(settings.error());
+  return expand_home(*settings->get("state_dir").value);
 }
 
 std::filesystem::path Context::state_dir() const { return expand_home(*settings_.get("state_dir").value); }

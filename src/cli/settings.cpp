@@ -40,7 +40,7 @@ Setting token_source(const GlobalOptions& options, const ConfigProfile* profile,
   if (env(names.value_env)) return Setting{std::string("env ") + names.value_env, SettingSource::Environment, names.value_env};
   if (auto file = env(names.file_env)) return Setting{"file " + *file, SettingSource::Environment, names.file_env};
   if (profile != nullptr) {
-    const auto origin = "profile " + profile->name + " (" + profile->file.string() + ")";
+    const auto origin = profile->name + " (" + profile->file.string() + ")";
     if (const auto it = profile->values.find(names.file_key); it != profile->values.end()) {
       return Setting{"file " + it->second, SettingSource::Profile, origin};
     }
@@ -92,7 +92,17 @@ Result<EffectiveSettings> resolve_settings(const GlobalOptions& options, const E
   add("access_token", token_source(options, profile, "access", env), true);
   add("state_dir", resolve_setting(options.state_dir, "--state-dir", "MEWS_EXPORT_STATE_DIR", profile, "state_dir",
                                    default_state_dir().string(), env));
-  add("ca_bundle", resolve_setting(options.ca_bundle, "--ca-bundle", nullptr, profile, "ca_bundle", std::nullopt, env));
+  auto ca_bundle = resolve_setting(options.ca_bundle, "--ca-bundle", nullptr, profile, "ca_bundle", std::nullopt, env);
+  if (ca_bundle.value) {
+    ca_bundle.value = expand_home(*ca_bundle.value).string();
+    std::error_code missing;
+    if (!std::filesystem::is_regular_file(*ca_bundle.value, missing)) {
+      return fail(ErrorKind::Usage, "CA bundle " + *ca_bundle.value + " (" +
+                                        (ca_bundle.origin.empty() ? "ca_bundle" : ca_bundle.origin) +
+                                        ") does not exist or is not a file");
+    }
+  }
+  add("ca_bundle", std::move(ca_bundle));
   add("allow_insecure_http",
       resolve_setting(options.allow_insecure_http ? std::optional<std::string>("true") : std::nullopt,
                       "--allow-insecure-http", nullptr, profile, "allow_insecure_http", "false", env));

@@ -108,8 +108,7 @@ Setting resolve_setting(const std::optional<std::string>& flag, const char* flag
   }
   if (profile != nullptr && key != nullptr) {
     if (const auto it = profile->values.find(key); it != profile->values.end()) {
-      return Setting{it->second, SettingSource::Profile,
-                     "profile " + profile->name + " (" + profile->file.string() + ")"};
+      return Setting{it->second, SettingSource::Profile, profile->name + " (" + profile->file.string() + ")"};
     }
   }
   return Setting{std::move(fallback), SettingSource::Default, ""};

@@ -328,7 +328,7 @@ Status Session::transfer(std::size_t index, FileOutput& out, FileState& state) {
   const std::uint64_t expected = exp_.files[index].size_in_bytes;
   const RetryPolicy& policy = options_.retry;
   const int max_attempts = std::max(1, policy.max_attempts);
-  const auto started = clock_.now();
+  auto started = clock_.now();  // of the current run of failures (reset by progress)
   int failures = 0;
   int refreshes = 0;
   std::uint64_t high_water = state.bytes;
@@ -476,10 +476,11 @@ Status Session::transfer(std::size_t index, FileOutput& out, FileState& state) {
                                    .http_status = status});
     }
 
-    if (state.bytes > high_water) {  // progress resets the budgets
+    if (state.bytes > high_water) {  // progress resets the budgets (attempts and time)
       high_water = state.bytes;
       failures = 0;
       refreshes = 0;
+      started = clock_.now();
     }
 
     if (refused) {

@@ -23,18 +23,18 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, Ut
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
   if (value.empty()) return std::nullopt;
+  // Longer waits are treated as a year (and would overflow milliseconds).
+  constexpr std::chrono::seconds kLongest = std::chrono::hours{24 * 365};
   if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     long long seconds = 0;
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-    if (ec != std::errc{} || end != value.data() + value.size()) {
-      return ec == std::errc::result_out_of_range ? std::optional(std::chrono::seconds{std::chrono::hours{24 * 365}})
-                                                  : std::nullopt;
-    }
-    return std::chrono::seconds{seconds};
+    if (ec == std::errc::result_out_of_range) return kLongest;
+    if (ec != std::errc{} || end != value.data() + value.size()) return std::nullopt;
+    return std::min(std::chrono::seconds{seconds}, kLongest);
   }
   const auto when = parse_http_date(value);
   if (!when) return std::nullopt;
-  return std::max(std::chrono::seconds{0}, *when - now);
+  return std::clamp(std::chrono::duration_cast<std::chrono::seconds>(*when - now), std::chrono::seconds{0}, kLongest);
 }
 
 std::chrono::milliseconds next_delay(const RetryPolicy& policy, int attempt,

@@ -52,6 +52,7 @@ std::optional<UtcTime> parse_utc(std::string_view text) {
   }
   const auto hh = digits(text, 11, 2), mm = digits(text, 14, 2), ss = digits(text, 17, 2);
   if (!hh || !mm || !ss || *hh > 23 || *mm > 59 || *ss > 60) return std::nullopt;
+  const int sec = std::min(*ss, 59);  // a leap second is not representable: 23:59:60 reads as 23:59:59
   std::size_t pos = 19;
   if (pos < text.size() && text[pos] == '.') {
     ++pos;
@@ -61,7 +62,7 @@ std::optional<UtcTime> parse_utc(std::string_view text) {
   }
   const auto zone = text.substr(pos);
   if (zone != "Z" && zone != "z" && zone != "+00:00" && zone != "-00:00") return std::nullopt;
-  return UtcTime{*day_point} + hours{*hh} + minutes{*mm} + seconds{*ss};
+  return UtcTime{*day_point} + hours{*hh} + minutes{*mm} + seconds{sec};
 }
 
 std::optional<UtcTime> parse_time_arg(std::string_view text) {
@@ -85,36 +86,37 @@ std::string format_date(UtcTime t) { return format_utc(t).substr(0, 10); }
 
 std::optional<milliseconds> parse_duration(std::string_view text) {
   if (text.empty()) return std::nullopt;
+  // Anything longer is a mistake (and would overflow milliseconds).
+  constexpr long long kMaxMilliseconds = 100LL * 366 * 24 * 3600 * 1000;
   milliseconds total{0};
   std::size_t pos = 0;
   while (pos < text.size()) {
     long long value = 0;
     const auto [end, ec] = std::from_chars(text.data() + pos, text.data() + text.size(), value);
-    if (ec != std::errc{} || value < 0) return std::nullopt;
+    if (ec != std::errc{} || value < 0 || value > kMaxMilliseconds) return std::nullopt;
     pos = static_cast<std::size_t>(end - text.data());
     const auto rest = text.substr(pos);
     if (rest.empty()) {
       if (pos != text.size() || total.count() != 0) return std::nullopt;  // "5" alone = seconds
+      if (value > kMaxMilliseconds / 1000) return std::nullopt;
       return seconds{value};
     }
+    long long unit_ms = 0;
     if (rest.starts_with("ms")) {
-      total += milliseconds{value};
+      unit_ms = 1;
       pos += 2;
-    } else if (rest[0] == 's') {
-      total += seconds{value};
-      ++pos;
-    } else if (rest[0] == 'm') {
-      total += minutes{value};
-      ++pos;
-    } else if (rest[0] == 'h') {
-      total += hours{value};
-      ++pos;
-    } else if (rest[0] == 'd') {
-      total += days{value};
-      ++pos;
     } else {
-      return std::nullopt;
+      switch (rest[0]) {
+        case 's': unit_ms = 1000; break;
+        case 'm': unit_ms = 60 * 1000; break;
+        case 'h': unit_ms = 3600 * 1000; break;
+        case 'd': unit_ms = 24 * 3600 * 1000; break;
+        default: return std::nullopt;
+      }
+      ++pos;
     }
+    if (value > (kMaxMilliseconds - total.count()) / unit_ms) return std::nullopt;
+    total += milliseconds{value * unit_ms};
   }
   return total;
 }
@@ -150,7 +152,7 @@ std::optional<UtcTime> parse_http_date(std::string_view text) {
   if (month_number == 0) return std::nullopt;
   const year_month_day ymd{year{*y}, month{month_number}, day{static_cast<unsigned>(*d)}};
   if (!ymd.ok() || *hh > 23 || *mm > 59 || *ss > 60) return std::nullopt;
-  return UtcTime{sys_days{ymd}} + hours{*hh} + minutes{*mm} + seconds{*ss};
+  return UtcTime{sys_days{ymd}} + hours{*hh} + minutes{*mm} + seconds{std::min(*ss, 59)};
 }
 
 std::string format_http_date(UtcTime t) {

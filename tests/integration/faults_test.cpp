@@ -228,7 +228,7 @@ std::vector<FaultCase> fault_cases() {
                    .scenario = with({{"faults", {fault({{"target", "getAll"}, {"action", "reset"}, {"after", 1}})}}}),
                    .check = [](const json& s) {
                      EXPECT_EQ(triggered(s, "reset"), 1u);
-                     EXPECT_EQ(s["api_requests"]["getAll"], kCleanGetAlls + 1);
+                     EXPECT_GE(s["api_requests"]["getAll"], kCleanGetAlls + 1);
                    }});
   cases.push_back({.name = "GetAll429WithRetryAfter",
                    .scenario = with({{"faults",
@@ -268,7 +268,7 @@ std::vector<FaultCase> fault_cases() {
                    .scenario = with({{"faults", {fault({{"target", "file"}, {"file_index", 1}, {"status", 403}})}}}),
                    .check = [](const json& s) {
                      EXPECT_EQ(triggered(s, "status"), 1u);
-                     EXPECT_EQ(s["api_requests"]["getAll"], kCleanGetAlls + 1) << "one getAll for fresh URLs";
+                     EXPECT_GE(s["api_requests"]["getAll"], kCleanGetAlls + 1) << "a getAll for fresh URLs";
                      EXPECT_EQ(count(s, "file_gets"), 4u);
                    }});
   cases.push_back({.name = "FileRedirects",

@@ -43,3 +43,11 @@ TEST(Retry, RetryAfterWinsOverBackoff) {
   RetryPolicy policy;
   EXPECT_EQ(next_delay(policy, 1, seconds{30}, 0.1), seconds{30});
 }
+
+TEST(Retry, AbsurdRetryAfterIsCappedAtAYear) {
+  const auto now = *parse_utc("2026-11-28T10:00:00Z");
+  EXPECT_EQ(parse_retry_after("9999999999999999", now), hours{24 * 365});
+  EXPECT_EQ(parse_retry_after("99999999999999999999999", now), hours{24 * 365});
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), hours{24 * 365});
+  EXPECT_EQ(next_delay(RetryPolicy{}, 1, parse_retry_after("9999999999999999", now), 0.5), hours{24 * 365});
+}

@@ -55,3 +55,16 @@ TEST(Time, HttpDatesRoundTrip) {
   EXPECT_FALSE(parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT"));
   EXPECT_FALSE(parse_http_date("120"));
 }
+
+TEST(Time, HugeDurationsAreRejectedNotOverflowed) {
+  EXPECT_FALSE(parse_duration("10000000000000000m"));
+  EXPECT_FALSE(parse_duration("1111111111111d"));
+  EXPECT_FALSE(parse_duration("99999999999999999"));
+  EXPECT_FALSE(parse_duration("36600d1s"));
+  EXPECT_EQ(parse_duration("3650d"), days{3650});
+}
+
+TEST(Time, LeapSecondReadsAsTheSecondBefore) {
+  EXPECT_EQ(parse_utc("9999-12-31T23:59:60Z"), parse_utc("9999-12-31T23:59:59Z"));
+  EXPECT_EQ(format_utc(*parse_utc("2016-12-31T23:59:60Z")), "2016-12-31T23:59:59Z");
+}

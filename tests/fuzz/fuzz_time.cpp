@@ -9,6 +9,7 @@
 //   parse_duration(x) = d   =>  d >= 0 and parse_duration(format_duration(d)) == d
 //   parse_http_date(x) = t  =>  parse_http_date(format_http_date(t)) == t
 //   parse_retry_after(x)    >=  0, and next_delay() of it is >= 0 (no overflow)
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -64,7 +65,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto after = me::parse_retry_after(text, now);
   if (after) {
     MEWS_FUZZ_CHECK(after->count() >= 0);
-    if (http) MEWS_FUZZ_CHECK(*after == std::max(seconds{0}, *http - now));
+    // Retry-After is capped at a year (longer is treated as a year).
+    if (http) MEWS_FUZZ_CHECK(*after == std::clamp(seconds{*http - now}, seconds{0}, seconds{hours{24 * 365}}));
+    MEWS_FUZZ_CHECK(*after <= hours{24 * 365});
     // How api_client/downloader use it: the delay before the next attempt.
     const auto delay = me::next_delay(me::RetryPolicy{}, 1, *after, 0.5);
     MEWS_FUZZ_CHECK(delay.count() >= 0);

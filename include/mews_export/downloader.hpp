@@ -49,8 +49,8 @@ Result<Manifest> parse_manifest(const nlohmann::json& object);
 
 struct DownloadProgress {
   std::size_t file_index = 0;
-  std::uint64_t file_bytes = 0;   // received so far in this file
-  std::uint64_t file_total = 0;   // SizeInBytes
+  std::uint64_t file_bytes = 0;  // received so far in this file
+  std::uint64_t file_total = 0;  // SizeInBytes
 };
 
 struct DownloadOptions {
@@ -58,9 +58,9 @@ struct DownloadOptions {
   std::optional<std::filesystem::path> out_dir;
   // ... or a stream receiving all files concatenated (newline-repaired).
   std::FILE* out_stream = nullptr;
-  int parallel = 4;     // concurrent file transfers (directory mode only)
-  bool force = false;   // download again even when a verified manifest exists
-  RetryPolicy retry;    // per-file retry of failed transfers (reset by progress)
+  int parallel = 4;    // concurrent file transfers (directory mode only)
+  bool force = false;  // download again even when a verified manifest exists
+  RetryPolicy retry;   // per-file retry of failed transfers (reset by progress)
   // A transfer that receives nothing for this long is abandoned (and retried).
   std::chrono::seconds stall_timeout{60};
   // Called as data arrives (at most once per chunk), possibly from worker
@@ -71,7 +71,7 @@ struct DownloadOptions {
 struct DownloadResult {
   std::filesystem::path directory;  // out_dir/<ExportId>, empty in stream mode
   Manifest manifest;
-  bool already_complete = false;    // a verified manifest was found; nothing fetched
+  bool already_complete = false;  // a verified manifest was found; nothing fetched
 };
 
 // Fetches fresh file URLs. Called when a URL is refused (403/404) or older than

@@ -57,8 +57,8 @@ class HttpTransport {
 };
 
 struct CurlOptions {
-  std::string user_agent;        // e.g. "mews-export/0.1.0"
-  std::string ca_bundle;         // extra CA file; empty for the system default
+  std::string user_agent;  // e.g. "mews-export/0.1.0"
+  std::string ca_bundle;   // extra CA file; empty for the system default
   bool verbose = false;
 };
 

@@ -21,9 +21,9 @@ namespace mews_export {
 
 // What identifies "the same export job": compared as the user gave it.
 struct JobKey {
-  std::string platform;           // base URL
-  std::string token_fingerprint;  // token_fingerprint(client token + access token), never a token
-  std::string entity_type;        // canonical
+  std::string platform;                     // base URL
+  std::string token_fingerprint;            // token_fingerprint(client token + access token), never a token
+  std::string entity_type;                  // canonical
   std::vector<std::string> enterprise_ids;  // sorted
   std::vector<std::string> chain_ids;       // sorted
   std::optional<std::string> updated_from;  // normalised "YYYY-MM-DDThh:mm:ssZ"
@@ -45,11 +45,11 @@ JobKey make_job_key(const std::string& platform, const std::string& client_token
 struct JournalEntry {
   std::string id;
   JobKey key;
-  std::string status;        // the last status we saw ("Pending", "Success", ...)
+  std::string status;  // the last status we saw ("Pending", "Success", ...)
   std::string created_utc;
   std::string updated_utc;
-  std::string output;        // the output directory, or "-" for stdout
-  bool downloaded = false;   // every file verified on disk (or streamed)
+  std::string output;       // the output directory, or "-" for stdout
+  bool downloaded = false;  // every file verified on disk (or streamed)
 
   // Unfinished: not downloaded, and not Failed, Expired or NotFound (forgotten by the API).
   bool unfinished() const;

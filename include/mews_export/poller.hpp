@@ -29,8 +29,7 @@ struct WaitOptions {
 // (the error message lists the ids still unfinished), Interrupted on
 // cancellation, and whatever get_exports() fails with after its retries.
 // A Failed/Expired export is not an error here: the caller decides.
-Result<std::vector<Export>> wait_for_exports(ApiClient& api, Clock& clock,
-                                             std::span<const std::string> ids,
+Result<std::vector<Export>> wait_for_exports(ApiClient& api, Clock& clock, std::span<const std::string> ids,
                                              const WaitOptions& options);
 
 }  // namespace mews_export

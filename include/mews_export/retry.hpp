@@ -13,8 +13,8 @@
 namespace mews_export {
 
 struct RetryPolicy {
-  int max_attempts = 8;                                    // including the first
-  std::chrono::milliseconds base_delay{1000};              // first backoff ceiling
+  int max_attempts = 8;                        // including the first
+  std::chrono::milliseconds base_delay{1000};  // first backoff ceiling
   std::chrono::milliseconds max_delay{std::chrono::seconds{60}};
   std::chrono::milliseconds max_total{std::chrono::minutes{15}};  // budget across attempts
 };

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "mews_export/api_client.hpp"
-#include "mews_export/config.hpp"
 #include "mews_export/clock.hpp"
+#include "mews_export/config.hpp"
 #include "mews_export/downloader.hpp"
 #include "mews_export/error.hpp"
 #include "mews_export/http.hpp"
@@ -62,7 +62,6 @@ class Context {
 // the export exists either way). Returns the entry.
 JournalEntry journal_created(Context& context, const AddArguments& args, const AddExportRequest& request,
                              const Export& created, const std::string& output);
-
 
 // Each subcommand registers itself on `app` and sets `*runner` when chosen.
 void setup_add(CLI::App& app, GlobalOptions& global, CommandRunner& runner);

@@ -64,7 +64,8 @@ void mark_downloaded(Context& context, const std::string& id) {
 }  // namespace
 
 void add_output_options(CLI::App& command, OutputOptions& output) {
-  auto* dir = command.add_option("-o,--output-dir", output.out_dir, "write DIR/<ExportId>/part-NNN.jsonl + manifest.json");
+  auto* dir =
+      command.add_option("-o,--output-dir", output.out_dir, "write DIR/<ExportId>/part-NNN.jsonl + manifest.json");
   auto* out = command.add_flag("--stdout", output.to_stdout, "write all records, in order, to standard output");
   dir->excludes(out);
   command.add_option("--parallel", output.parallel, "files downloaded at once (default 4)")->check(CLI::Range(1, 64));
@@ -96,7 +97,8 @@ int download_export(Context& context, const Export& exp, const OutputOptions& ou
   LogFields export_field(nlohmann::json{{"export_id", exp.id}});
   if (auto ok = check_expiry(exp, context.clock()); !ok) return report(ok.error());
   const std::string id = exp.id;
-  Downloader downloader(context.transport(), context.clock(), [&context, id] { return fetch_export(context.api(), id); });
+  Downloader downloader(context.transport(), context.clock(),
+                        [&context, id] { return fetch_export(context.api(), id); });
   DownloadOptions options;
   if (output.to_stdout) {
     options.out_stream = stdout;
@@ -115,7 +117,8 @@ int download_export(Context& context, const Export& exp, const OutputOptions& ou
   context.progress().stop();
   if (!result) return report(result.error());
   mark_downloaded(context, id);
-  if (result->already_complete) spdlog::info("export {} is already downloaded and verified in {}", id, result->directory.string());
+  if (result->already_complete)
+    spdlog::info("export {} is already downloaded and verified in {}", id, result->directory.string());
   if (output.to_stdout) return 0;
   if (context.options().json) {
     auto doc = to_json(result->manifest);
@@ -135,9 +138,8 @@ void setup_download(CLI::App& app, GlobalOptions& global, CommandRunner& runner)
   add_output_options(*command, options->output);
   command->add_flag("--force", options->output.force, "download again even when a verified copy exists");
   command->footer("Examples:\n  mews-export download ID -o ./exports\n  mews-export download ID --stdout | jq -c .Id");
-  command->callback([&global, &runner, options] {
-    runner = [&global, options] { return run_download(global, *options); };
-  });
+  command->callback(
+      [&global, &runner, options] { runner = [&global, options] { return run_download(global, *options); }; });
 }
 
 }  // namespace mews_export::cli

@@ -83,7 +83,8 @@ void setup_list(CLI::App& app, GlobalOptions& global, CommandRunner& runner) {
   command->add_flag("--all", options->all, "every export in the journal, not only the 20 most recent");
   command->add_flag("--offline", options->offline, "show the journal as it is, without asking the API");
   command->footer("Examples:\n  mews-export list\n  mews-export list --all --offline --json | jq -r '.[].Id'");
-  command->callback([&global, &runner, options] { runner = [&global, options] { return run_list(global, *options); }; });
+  command->callback(
+      [&global, &runner, options] { runner = [&global, options] { return run_list(global, *options); }; });
 }
 
 }  // namespace mews_export::cli

@@ -47,7 +47,8 @@ Result<Export> add_or_wait_pending(Context& context, const AddExportRequest& req
     spdlog::warn("an export of {} is already pending; trying again in {}", to_string(request.entity_type),
                  format_duration(wait.interval));
     if (!context.clock().sleep_for(wait.interval)) {
-      return std::unexpected(Error{.kind = ErrorKind::Interrupted, .message = "interrupted", .signal = cancel_signal()});
+      return std::unexpected(
+          Error{.kind = ErrorKind::Interrupted, .message = "interrupted", .signal = cancel_signal()});
     }
   }
 }
@@ -65,8 +66,8 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
   WaitOptions wait;
   if (auto ok = parse_wait_options(context, options.interval, options.timeout, wait); !ok) return report(ok.error());
   const auto& credentials = context.api().options().credentials;
-  const JobKey key = make_job_key(context.base_url(), credentials.client_token, credentials.access_token,
-                                  options.add, *request);
+  const JobKey key =
+      make_job_key(context.base_url(), credentials.client_token, credentials.access_token, options.add, *request);
 
   auto journal = Journal::open(context.state_dir());
   if (!journal) return report(journal.error());
@@ -142,9 +143,11 @@ void setup_run(CLI::App& app, GlobalOptions& global, CommandRunner& runner) {
   add_wait_options(*command, options->interval, options->timeout);
   command->add_flag("--wait-pending", options->wait_pending,
                     "when the API has a pending export of this type that is not ours, retry at each interval");
-  command->add_flag("--wait-lock", options->wait_lock, "wait for another active run of the same job instead of exiting 75");
-  command->footer("Examples:\n  mews-export run --entity OrderItem -o ./exports\n"
-                  "  mews-export run --entity Reservation --stdout | jq -c '{Id, State}'");
+  command->add_flag("--wait-lock", options->wait_lock,
+                    "wait for another active run of the same job instead of exiting 75");
+  command->footer(
+      "Examples:\n  mews-export run --entity OrderItem -o ./exports\n"
+      "  mews-export run --entity Reservation --stdout | jq -c '{Id, State}'");
   command->callback([&global, &runner, options] { runner = [&global, options] { return run_run(global, *options); }; });
 }
 

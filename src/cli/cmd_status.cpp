@@ -51,11 +51,11 @@ void setup_status(CLI::App& app, GlobalOptions& global, CommandRunner& runner) {
   command->add_option("ids", options->ids, "export ids")->required();
   command->add_flag("--show-urls", options->show_urls,
                     "with --json, keep the signed file URLs whole (they are secrets: valid 10 minutes)");
-  command->footer("Examples:\n  mews-export status 3fa85f64-5717-4562-b3fc-2c963f66afa6\n"
-                  "  mews-export status --json ID1 ID2 | jq '.[].Status'");
-  command->callback([&global, &runner, options] {
-    runner = [&global, options] { return run_status(global, *options); };
-  });
+  command->footer(
+      "Examples:\n  mews-export status 3fa85f64-5717-4562-b3fc-2c963f66afa6\n"
+      "  mews-export status --json ID1 ID2 | jq '.[].Status'");
+  command->callback(
+      [&global, &runner, options] { runner = [&global, options] { return run_status(global, *options); }; });
 }
 
 }  // namespace mews_export::cli

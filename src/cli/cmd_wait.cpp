@@ -52,7 +52,8 @@ void setup_wait(CLI::App& app, GlobalOptions& global, CommandRunner& runner) {
   command->add_option("ids", options->ids, "export ids")->required();
   add_wait_options(*command, options->interval, options->timeout);
   command->footer("Example:\n  mews-export wait --interval 1m --timeout 2h $(mews-export add --entity Bill)");
-  command->callback([&global, &runner, options] { runner = [&global, options] { return run_wait(global, *options); }; });
+  command->callback(
+      [&global, &runner, options] { runner = [&global, options] { return run_wait(global, *options); }; });
 }
 
 }  // namespace mews_export::cli

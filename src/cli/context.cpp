@@ -8,10 +8,10 @@
 
 #include "app.hpp"
 #include "logging.hpp"
-#include "settings.hpp"
 #include "mews_export/settings.hpp"
 #include "mews_export/time.hpp"
 #include "mews_export/version.hpp"
+#include "settings.hpp"
 
 namespace mews_export::cli {
 Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
@@ -51,8 +51,8 @@ Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
   if (options.retry_max_time) {
     const auto budget = parse_duration(*options.retry_max_time);
     if (!budget) {
-      return fail(ErrorKind::Usage, "--retry-max-time '" + *options.retry_max_time +
-                                        "' is not a duration; use e.g. 30s, 15m");
+      return fail(ErrorKind::Usage,
+                  "--retry-max-time '" + *options.retry_max_time + "' is not a duration; use e.g. 30s, 15m");
     }
     api.retry.max_total = *budget;
   }
@@ -87,7 +87,8 @@ JournalEntry journal_created(Context& context, const AddArguments& args, const A
   entry.output = output;
   auto journal = Journal::open(context.state_dir());
   auto recorded = journal ? journal->record(entry) : Status(std::unexpected(journal.error()));
-  if (!recorded) spdlog::warn("export {} was created but could not be journaled: {}", created.id, describe(recorded.error()));
+  if (!recorded)
+    spdlog::warn("export {} was created but could not be journaled: {}", created.id, describe(recorded.error()));
   return entry;
 }
 
@@ -209,7 +210,8 @@ void add_export_options(CLI::App& command, AddArguments& args) {
       ->required();
   command.add_option("--enterprise", args.enterprise_ids, "limit to this enterprise id (repeatable, at most 1000)");
   command.add_option("--chain", args.chain_ids, "limit to this chain id (repeatable, at most 1000)");
-  command.add_option("--updated-from", args.updated_from, "only entities updated at or after T (YYYY-MM-DD[Thh:mm:ssZ])");
+  command.add_option("--updated-from", args.updated_from,
+                     "only entities updated at or after T (YYYY-MM-DD[Thh:mm:ssZ])");
   command.add_option("--updated-to", args.updated_to, "... and at or before T (default: five minutes ago)");
   command.add_option("--posting-from", args.posting_from, "LedgerEntry: first posting date (YYYY-MM-DD)");
   command.add_option("--posting-to", args.posting_to, "LedgerEntry: last posting date (YYYY-MM-DD)");

@@ -34,9 +34,12 @@ int main(int argc, char** argv) {
 
   GlobalOptions global;
   app.add_option("--platform", global.platform, "demo, production or a URL (env MEWS_PLATFORM; default production)");
-  app.add_option("--client-token-file", global.client_token_file, "file holding the ClientToken (env MEWS_CLIENT_TOKEN[_FILE])");
-  app.add_option("--access-token-file", global.access_token_file, "file holding the AccessToken (env MEWS_ACCESS_TOKEN[_FILE])");
-  app.add_option("--client", global.client, "Client name sent to Mews (env MEWS_CLIENT; default mews-export <version>)");
+  app.add_option("--client-token-file", global.client_token_file,
+                 "file holding the ClientToken (env MEWS_CLIENT_TOKEN[_FILE])");
+  app.add_option("--access-token-file", global.access_token_file,
+                 "file holding the AccessToken (env MEWS_ACCESS_TOKEN[_FILE])");
+  app.add_option("--client", global.client,
+                 "Client name sent to Mews (env MEWS_CLIENT; default mews-export <version>)");
   app.add_option("--profile", global.profile, "configuration profile (env MEWS_PROFILE)");
   app.add_option("--config", global.config, "configuration file");
   app.add_option("--state-dir", global.state_dir, "where the journal lives (env MEWS_EXPORT_STATE_DIR)");
@@ -44,7 +47,8 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", global.verbose, "more logs on stderr (-vv for debug)");
   app.add_flag("-q,--quiet", global.quiet, "errors only on stderr");
   app.add_option("--log-format", global.log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--progress", global.progress, "auto, always or never")->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_option("--progress", global.progress, "auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_flag("--json", global.json, "print results as JSON");
   app.add_option("--retry", global.retries, "retries of a failed request or transfer (default 7)")
       ->check(CLI::Range(0, 1000));

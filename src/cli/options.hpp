@@ -24,7 +24,7 @@ struct GlobalOptions {
   std::string progress = "auto";
   bool json = false;
   bool allow_insecure_http = false;
-  std::optional<int> retries;             // retries after the first attempt
+  std::optional<int> retries;                 // retries after the first attempt
   std::optional<std::string> retry_max_time;  // total time budget for retries
   std::optional<std::string> stall_timeout;   // abandon a transfer receiving nothing this long
 };

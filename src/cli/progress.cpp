@@ -143,8 +143,8 @@ std::vector<std::string> ProgressDisplay::render() {
                      human_size(bytes) + " / " + human_size(total) + "  " + percent(bytes, total);
   if (rate_ > 0) {
     line += "  " + human_size(static_cast<std::uint64_t>(rate_)) + "/s";
-    line += "  ETA " + format_duration(duration_cast<milliseconds>(
-                           seconds{static_cast<long long>(static_cast<double>(total - std::min(total, bytes)) / rate_)}));
+    line += "  ETA " + format_duration(duration_cast<milliseconds>(seconds{
+                           static_cast<long long>(static_cast<double>(total - std::min(total, bytes)) / rate_)}));
   }
   lines.push_back(std::move(line));
   return lines;

@@ -16,18 +16,20 @@ namespace {
 const Setting kAbsent{};
 
 struct TokenNames {
-  const char* flag;        // --client-token-file
-  const char* value_env;   // MEWS_CLIENT_TOKEN
-  const char* file_env;    // MEWS_CLIENT_TOKEN_FILE
-  const char* file_key;    // client_token_file
-  const char* env_key;     // client_token_env
+  const char* flag;       // --client-token-file
+  const char* value_env;  // MEWS_CLIENT_TOKEN
+  const char* file_env;   // MEWS_CLIENT_TOKEN_FILE
+  const char* file_key;   // client_token_file
+  const char* env_key;    // client_token_env
 };
 
 TokenNames token_names(const std::string& which) {
   if (which == "client") {
-    return {"--client-token-file", "MEWS_CLIENT_TOKEN", "MEWS_CLIENT_TOKEN_FILE", "client_token_file", "client_token_env"};
+    return {"--client-token-file", "MEWS_CLIENT_TOKEN", "MEWS_CLIENT_TOKEN_FILE", "client_token_file",
+            "client_token_env"};
   }
-  return {"--access-token-file", "MEWS_ACCESS_TOKEN", "MEWS_ACCESS_TOKEN_FILE", "access_token_file", "access_token_env"};
+  return {"--access-token-file", "MEWS_ACCESS_TOKEN", "MEWS_ACCESS_TOKEN_FILE", "access_token_file",
+          "access_token_env"};
 }
 
 // Where token `which` comes from, as a Setting whose value is "file PATH",
@@ -37,7 +39,8 @@ Setting token_source(const GlobalOptions& options, const ConfigProfile* profile,
   const auto names = token_names(which);
   const auto& flag = which == "client" ? options.client_token_file : options.access_token_file;
   if (flag) return Setting{"file " + *flag, SettingSource::CommandLine, names.flag};
-  if (env(names.value_env)) return Setting{std::string("env ") + names.value_env, SettingSource::Environment, names.value_env};
+  if (env(names.value_env))
+    return Setting{std::string("env ") + names.value_env, SettingSource::Environment, names.value_env};
   if (auto file = env(names.file_env)) return Setting{"file " + *file, SettingSource::Environment, names.file_env};
   if (profile != nullptr) {
     const auto origin = profile->name + " (" + profile->file.string() + ")";
@@ -78,14 +81,16 @@ Result<EffectiveSettings> resolve_settings(const GlobalOptions& options, const E
       return std::unexpected(loaded.error());  // a named profile must exist; a broken file is an error
     }
   } else if (out.profile.source != SettingSource::Default) {
-    return fail(ErrorKind::Usage, "profile '" + *out.profile.value + "' was asked for, but there is no configuration file " +
+    return fail(ErrorKind::Usage, "profile '" + *out.profile.value +
+                                      "' was asked for, but there is no configuration file " +
                                       out.config_file.string() + " (or pass --config PATH)");
   }
   const ConfigProfile* profile = out.loaded_profile ? &*out.loaded_profile : nullptr;
   const auto add = [&](const char* name, Setting s, bool secret = false) {
     out.settings.push_back(NamedSetting{name, std::move(s), secret});
   };
-  add("platform", resolve_setting(options.platform, "--platform", "MEWS_PLATFORM", profile, "platform", "production", env));
+  add("platform",
+      resolve_setting(options.platform, "--platform", "MEWS_PLATFORM", profile, "platform", "production", env));
   add("client", resolve_setting(options.client, "--client", "MEWS_CLIENT", profile, "client",
                                 std::string("mews-export ") + version(), env));
   add("client_token", token_source(options, profile, "client", env), true);
@@ -155,14 +160,15 @@ int run_config(const GlobalOptions& global) {
   if (global.json) {
     nlohmann::json doc = {{"ConfigFile", settings->config_file.string()},
                           {"ConfigFileExists", settings->config_file_exists},
-                          {"Profile", {{"Value", *settings->profile.value},
-                                       {"Source", to_string(settings->profile.source)},
-                                       {"Origin", settings->profile.origin},
-                                       {"Loaded", settings->loaded_profile.has_value()}}},
+                          {"Profile",
+                           {{"Value", *settings->profile.value},
+                            {"Source", to_string(settings->profile.source)},
+                            {"Origin", settings->profile.origin},
+                            {"Loaded", settings->loaded_profile.has_value()}}},
                           {"Settings", nlohmann::json::object()}};
     for (const auto& s : settings->settings) {
-      doc["Settings"][s.name] = {{"Value", shown(s)}, {"Source", to_string(s.setting.source)},
-                                 {"Origin", s.setting.origin}};
+      doc["Settings"][s.name] = {
+          {"Value", shown(s)}, {"Source", to_string(s.setting.source)}, {"Origin", s.setting.origin}};
     }
     print_json(doc);
     return 0;
@@ -183,7 +189,8 @@ int run_config(const GlobalOptions& global) {
 }  // namespace
 
 void setup_config(CLI::App& app, GlobalOptions& global, CommandRunner& runner) {
-  auto* command = app.add_subcommand("config", "Show the effective settings and where each came from (secrets redacted)");
+  auto* command =
+      app.add_subcommand("config", "Show the effective settings and where each came from (secrets redacted)");
   command->footer("Examples:\n  mews-export config\n  mews-export --profile hotel-b config --json");
   command->callback([&global, &runner] { runner = [&global] { return run_config(global); }; });
 }

@@ -26,7 +26,7 @@ struct NamedSetting {
 struct EffectiveSettings {
   std::filesystem::path config_file;  // may not exist
   bool config_file_exists = false;
-  Setting profile;                    // the profile name and where it was chosen
+  Setting profile;  // the profile name and where it was chosen
   std::optional<ConfigProfile> loaded_profile;
   std::vector<NamedSetting> settings;
 
@@ -43,6 +43,5 @@ Result<EffectiveSettings> resolve_settings(const GlobalOptions& options, const E
 // Errors (Usage) say how to provide it.
 Result<std::string> read_token(const EffectiveSettings& settings, const std::string& which,
                                const EnvLookup& env = process_env);
-
 
 }  // namespace mews_export::cli

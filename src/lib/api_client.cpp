@@ -39,8 +39,8 @@ Error api_error_from_response(int status, const HttpResponse& response) {
     }
   }
   if (const auto after = response.header("retry-after")) {
-    if (const auto seconds = parse_retry_after(*after, std::chrono::floor<std::chrono::seconds>(
-                                                           std::chrono::system_clock::now()))) {
+    if (const auto seconds =
+            parse_retry_after(*after, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()))) {
       error.retry_after_seconds = static_cast<long>(seconds->count());
     }
   }

@@ -102,10 +102,11 @@ Status read_file_chunks(const std::filesystem::path& path, std::uint64_t from,
     ::close(fd);
     return std::unexpected(io_error("cannot read", path, err));
   }
-  auto result = read_range(fd, from, static_cast<std::uint64_t>(st.st_size), path, [&](std::string_view chunk) -> Status {
-    fn(chunk);
-    return {};
-  });
+  auto result =
+      read_range(fd, from, static_cast<std::uint64_t>(st.st_size), path, [&](std::string_view chunk) -> Status {
+        fn(chunk);
+        return {};
+      });
   ::close(fd);
   return result;
 }

@@ -10,9 +10,9 @@ namespace mews_export {
 namespace {
 
 constexpr std::array<std::string_view, 13> kKeys{
-    "platform",   "client",         "client_token_file", "access_token_file", "client_token_env",
-    "access_token_env", "output_dir", "interval",        "timeout",           "parallel",
-    "state_dir",  "ca_bundle",      "allow_insecure_http"};
+    "platform",         "client",     "client_token_file",  "access_token_file", "client_token_env",
+    "access_token_env", "output_dir", "interval",           "timeout",           "parallel",
+    "state_dir",        "ca_bundle",  "allow_insecure_http"};
 
 std::unexpected<Error> usage(std::string message) { return fail(ErrorKind::Usage, std::move(message)); }
 
@@ -30,7 +30,8 @@ std::filesystem::path default_config_path() {
   if (const auto xdg = process_env("XDG_CONFIG_HOME"); xdg && xdg->starts_with('/')) {
     return std::filesystem::path(*xdg) / "mews-export" / "config.toml";
   }
-  if (const auto home = process_env("HOME")) return std::filesystem::path(*home) / ".config" / "mews-export" / "config.toml";
+  if (const auto home = process_env("HOME"))
+    return std::filesystem::path(*home) / ".config" / "mews-export" / "config.toml";
   return "config.toml";
 }
 
@@ -57,9 +58,9 @@ Result<ConfigProfile> load_profile(const std::filesystem::path& path, const std:
     if (profiles != nullptr) {
       for (const auto& [key, value] : *profiles) known += (known.empty() ? "" : ", ") + std::string(key.str());
     }
-    return usage(where + " has no profile '" + name + "'" +
-                 (known.empty() ? std::string("; add a [profiles." + name + "] table")
-                                : "; the profiles there are: " + known));
+    return usage(
+        where + " has no profile '" + name + "'" +
+        (known.empty() ? std::string("; add a [profiles." + name + "] table") : "; the profiles there are: " + known));
   }
   ConfigProfile profile{.name = name, .file = path, .values = {}};
   for (const auto& [key_node, value] : *table) {

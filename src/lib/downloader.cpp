@@ -115,7 +115,9 @@ class StreamOutput final : public FileOutput {
     return {};
   }
   bool can_restart() const override { return false; }
-  Status restart() override { return fail(ErrorKind::Io, "cannot take back data already written to the output stream"); }
+  Status restart() override {
+    return fail(ErrorKind::Io, "cannot take back data already written to the output stream");
+  }
   void discard() override {}
   std::filesystem::path spill_dir() const override {
     const char* tmp = std::getenv("TMPDIR");
@@ -266,20 +268,20 @@ class Session {
 void Session::report(std::size_t index, std::uint64_t bytes) {
   if (!options_.on_progress) return;
   std::lock_guard lock(progress_mutex_);
-  options_.on_progress(DownloadProgress{
-      .file_index = index, .file_bytes = bytes, .file_total = exp_.files[index].size_in_bytes});
+  options_.on_progress(
+      DownloadProgress{.file_index = index, .file_bytes = bytes, .file_total = exp_.files[index].size_in_bytes});
 }
 
 Status Session::check_file_locked(std::size_t index) const {
   if (index >= current_.files.size()) {
-    return fail(ErrorKind::ExportFailed, "export " + exp_.id + " no longer lists " + part_file_name(index) +
-                                             "; start a new export");
+    return fail(ErrorKind::ExportFailed,
+                "export " + exp_.id + " no longer lists " + part_file_name(index) + "; start a new export");
   }
   if (current_.files[index].size_in_bytes != exp_.files[index].size_in_bytes) {
-    return fail(ErrorKind::Verification,
-                "export " + exp_.id + " now announces " + std::to_string(current_.files[index].size_in_bytes) +
-                    " bytes for " + part_file_name(index) + " instead of " +
-                    std::to_string(exp_.files[index].size_in_bytes));
+    return fail(ErrorKind::Verification, "export " + exp_.id + " now announces " +
+                                             std::to_string(current_.files[index].size_in_bytes) + " bytes for " +
+                                             part_file_name(index) + " instead of " +
+                                             std::to_string(exp_.files[index].size_in_bytes));
   }
   return {};
 }
@@ -437,10 +439,10 @@ Status Session::transfer(std::size_t index, FileOutput& out, FileState& state) {
             if (auto st = out.restart(); !st) return st;
             state = FileState{};
           }
-          failure = Error{.kind = ErrorKind::Network,
-                          .message = "the server answered a request for bytes from " + std::to_string(offset) +
-                                     " with Content-Range '" +
-                                     find_header(*response, "content-range").value_or("") + "'"};
+          failure =
+              Error{.kind = ErrorKind::Network,
+                    .message = "the server answered a request for bytes from " + std::to_string(offset) +
+                               " with Content-Range '" + find_header(*response, "content-range").value_or("") + "'"};
         }
       }
       if (state.bytes == expected) return {};
@@ -485,9 +487,8 @@ Status Session::transfer(std::size_t index, FileOutput& out, FileState& state) {
 
     if (refused) {
       if (++refreshes > kMaxRefreshesWithoutProgress) {
-        return std::unexpected(with_context(
-            failure, "downloading " + where + " still failed after " + std::to_string(kMaxRefreshesWithoutProgress) +
-                         " fresh URLs"));
+        return std::unexpected(with_context(failure, "downloading " + where + " still failed after " +
+                                                         std::to_string(kMaxRefreshesWithoutProgress) + " fresh URLs"));
       }
       if (auto st = refresh_urls(index, generation); !st) return st;
       continue;
@@ -498,8 +499,8 @@ Status Session::transfer(std::size_t index, FileOutput& out, FileState& state) {
     if (failures >= max_attempts || clock_.now() - started + delay > policy.max_total) {
       // A server that keeps sending fewer bytes than announced fails verification.
       if (short_body) failure.kind = ErrorKind::Verification;
-      return std::unexpected(with_context(
-          failure, "downloading " + where + " failed after " + std::to_string(failures) + " attempts"));
+      return std::unexpected(
+          with_context(failure, "downloading " + where + " failed after " + std::to_string(failures) + " attempts"));
     }
     spdlog::warn("downloading {}: {}; retrying in {} (attempt {} of {})", where, failure.message,
                  format_duration(delay), failures + 1, max_attempts);
@@ -521,8 +522,8 @@ Result<FileRecord> Session::file_to_directory(std::size_t index, const std::file
       auto st = detail::read_file_chunks(final_path, 0, [&](std::string_view chunk) { state.add(chunk); });
       if (!st) return std::unexpected(st.error());
       report(index, state.bytes);
-      return FileRecord{.name = name, .size_in_bytes = state.bytes, .sha256 = state.hash.hex_digest(),
-                        .lines = state.lines()};
+      return FileRecord{
+          .name = name, .size_in_bytes = state.bytes, .sha256 = state.hash.hex_digest(), .lines = state.lines()};
     }
     if (existing != expected) std::filesystem::remove(final_path, ec);  // not ours to trust
   }
@@ -541,14 +542,15 @@ Result<FileRecord> Session::file_to_directory(std::size_t index, const std::file
   PartOutput out(*part);
   if (auto st = transfer(index, out, state); !st) return std::unexpected(st.error());
   if (auto st = part->finish(); !st) return std::unexpected(st.error());
-  return FileRecord{.name = name, .size_in_bytes = state.bytes, .sha256 = state.hash.hex_digest(),
-                    .lines = state.lines()};
+  return FileRecord{
+      .name = name, .size_in_bytes = state.bytes, .sha256 = state.hash.hex_digest(), .lines = state.lines()};
 }
 
 Manifest Session::base_manifest() const {
   Manifest manifest;
   manifest.export_id = exp_.id;
-  manifest.entity_type = exp_.entity_type_name.empty() ? std::string(to_string(exp_.entity_type)) : exp_.entity_type_name;
+  manifest.entity_type =
+      exp_.entity_type_name.empty() ? std::string(to_string(exp_.entity_type)) : exp_.entity_type_name;
   manifest.scope = raw_or(exp_, "Scope", exp_.scope ? to_json(*exp_.scope) : json(nullptr));
   manifest.filters = raw_or(exp_, "Filters", exp_.filters ? to_json(*exp_.filters) : json(nullptr));
   manifest.expires_utc = exp_.expires_utc.value_or("");
@@ -643,8 +645,10 @@ Result<DownloadResult> Session::to_stream(std::FILE* stream) {
     if (state.bytes > 0 && state.last != '\n') {
       if (auto st = out.write("\n"); !st) return std::unexpected(st.error());
     }
-    manifest.files.push_back(FileRecord{.name = part_file_name(index), .size_in_bytes = state.bytes,
-                                        .sha256 = state.hash.hex_digest(), .lines = state.lines()});
+    manifest.files.push_back(FileRecord{.name = part_file_name(index),
+                                        .size_in_bytes = state.bytes,
+                                        .sha256 = state.hash.hex_digest(),
+                                        .lines = state.lines()});
   }
   if (auto st = out.flush(); !st) return std::unexpected(st.error());
   manifest.completed_utc = format_utc(std::chrono::floor<std::chrono::seconds>(clock_.now()));

@@ -199,7 +199,8 @@ Result<JobLock> JobLock::acquire(const std::filesystem::path& state_dir, const s
     }
     if (!clock.sleep_for(std::chrono::seconds{1})) {
       ::close(fd);
-      return std::unexpected(Error{.kind = ErrorKind::Interrupted, .message = "interrupted", .signal = cancel_signal()});
+      return std::unexpected(
+          Error{.kind = ErrorKind::Interrupted, .message = "interrupted", .signal = cancel_signal()});
     }
   }
 }

@@ -12,9 +12,16 @@ namespace {
 using nlohmann::json;
 
 constexpr std::array kEntityTypes{
-    EntityType::OrderItem,         EntityType::Payment,           EntityType::Reservation,   EntityType::Customer,
-    EntityType::Company,           EntityType::Bill,              EntityType::AvailabilityAdjustment,
-    EntityType::AvailabilityBlock, EntityType::ResourceBlock,     EntityType::LedgerEntry,
+    EntityType::OrderItem,
+    EntityType::Payment,
+    EntityType::Reservation,
+    EntityType::Customer,
+    EntityType::Company,
+    EntityType::Bill,
+    EntityType::AvailabilityAdjustment,
+    EntityType::AvailabilityBlock,
+    EntityType::ResourceBlock,
+    EntityType::LedgerEntry,
 };
 
 bool iequals(std::string_view a, std::string_view b) {

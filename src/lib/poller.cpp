@@ -41,7 +41,8 @@ Result<std::vector<Export>> wait_for_exports(ApiClient& api, Clock& clock, std::
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
     if (!clock.sleep_for(std::min(options.interval, left))) {
-      return std::unexpected(Error{.kind = ErrorKind::Interrupted, .message = "interrupted", .signal = cancel_signal()});
+      return std::unexpected(
+          Error{.kind = ErrorKind::Interrupted, .message = "interrupted", .signal = cancel_signal()});
     }
   }
 }

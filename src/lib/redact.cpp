@@ -9,8 +9,6 @@ std::string redact_url(std::string_view url) {
   return std::string(url.substr(0, cut));
 }
 
-std::string token_fingerprint(std::string_view token) {
-  return detail::sha256_hex(token).substr(0, 12);
-}
+std::string token_fingerprint(std::string_view token) { return detail::sha256_hex(token).substr(0, 12); }
 
 }  // namespace mews_export

@@ -41,8 +41,9 @@ std::chrono::milliseconds next_delay(const RetryPolicy& policy, int attempt,
                                      std::optional<std::chrono::seconds> retry_after, double random01) {
   if (retry_after) return *retry_after;
   const int exponent = std::clamp(attempt - 1, 0, 30);
-  const double ceiling = std::min(static_cast<double>(policy.max_delay.count()),
-                                  static_cast<double>(policy.base_delay.count()) * static_cast<double>(1LL << exponent));
+  const double ceiling =
+      std::min(static_cast<double>(policy.max_delay.count()),
+               static_cast<double>(policy.base_delay.count()) * static_cast<double>(1LL << exponent));
   const double r = std::clamp(random01, 0.0, 1.0);
   return std::chrono::milliseconds{static_cast<long long>(ceiling * r)};
 }

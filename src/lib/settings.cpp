@@ -86,7 +86,8 @@ Result<std::string> read_token_file(const std::filesystem::path& path, bool* wor
   token.erase(std::find_if(token.rbegin(), token.rend(), not_space).base(), token.end());
   if (token.empty()) return fail(ErrorKind::Usage, "token file " + full.string() + " is empty");
   if (token.find('\n') != std::string::npos) {
-    return fail(ErrorKind::Usage, "token file " + full.string() + " holds more than one line; put only the token in it");
+    return fail(ErrorKind::Usage,
+                "token file " + full.string() + " holds more than one line; put only the token in it");
   }
   return token;
 }

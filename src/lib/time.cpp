@@ -32,7 +32,7 @@ std::optional<sys_days> date_at(std::string_view text) {
 
 constexpr std::array<const char*, 7> kWeekdays{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 constexpr std::array<const char*, 12> kMonths{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 }  // namespace
 

@@ -77,8 +77,9 @@ Result<AddExportRequest> build_add_request(const AddArguments& args, UtcTime now
                    "; swap them or move the start earlier");
     }
     if (end - *start > kMaxUpdatedSpan) {
-      return usage("the --updated-from/--updated-to interval spans more than 180 days; split it (use `sync`, which "
-                   "splits windows for you)");
+      return usage(
+          "the --updated-from/--updated-to interval spans more than 180 days; split it (use `sync`, which "
+          "splits windows for you)");
     }
     request.filters.updated_utc = UpdatedInterval{format_utc(*start), format_utc(end)};
   }

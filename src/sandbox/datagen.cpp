@@ -53,8 +53,7 @@ class Rng {
     char buf[37];
     std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
                   static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
-                  static_cast<unsigned>(b >> 48),
-                  static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
+                  static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
     return buf;
   }
   // A money amount with two decimals in [lo, hi].
@@ -70,35 +69,35 @@ std::string stable_uuid(std::uint64_t seed, std::string_view what, std::uint64_t
   return rng.uuid();
 }
 
-double round2(double v) { return static_cast<double>(static_cast<std::int64_t>(v * 100.0 + (v < 0 ? -0.5 : 0.5))) / 100.0; }
+double round2(double v) {
+  return static_cast<double>(static_cast<std::int64_t>(v * 100.0 + (v < 0 ? -0.5 : 0.5))) / 100.0;
+}
 
 constexpr std::array<std::string_view, 4> kCurrencies = {"EUR", "CZK", "GBP", "USD"};
 constexpr std::array<std::string_view, 4> kTaxCodes = {"CZ-S", "DE-2020-1-S", "GB-S", "AT-R"};
-constexpr std::array<std::string_view, 14> kFirstNames = {
-    "Jana", "Jiří", "Anna", "Łukasz", "Søren", "Zoë", "José", "François", "Ngọc", "明",
-    "Ørjan", "Renée", "Tomáš", "Emily"};
-constexpr std::array<std::string_view, 14> kLastNames = {
-    "Müller", "Dvořák", "Novák", "O'Brien", "García", "Smith", "Nguyễn", "王", "Schröder",
-    "Þórsdóttir", "D\"Angelo", "Back\\slash", "Ünal", "Kowalski"};
-constexpr std::array<std::string_view, 10> kCities = {
-    "Praha", "München", "北京", "Zürich", "London", "Kraków", "São Paulo", "Reykjavík", "東京", "Brno"};
+constexpr std::array<std::string_view, 14> kFirstNames = {"Jana",  "Jiří",  "Anna",     "Łukasz", "Søren",
+                                                          "Zoë",   "José",  "François", "Ngọc",   "明",
+                                                          "Ørjan", "Renée", "Tomáš",    "Emily"};
+constexpr std::array<std::string_view, 14> kLastNames = {"Müller",    "Dvořák",      "Novák", "O'Brien",  "García",
+                                                         "Smith",     "Nguyễn",      "王",    "Schröder", "Þórsdóttir",
+                                                         "D\"Angelo", "Back\\slash", "Ünal",  "Kowalski"};
+constexpr std::array<std::string_view, 10> kCities = {"Praha",  "München",   "北京",      "Zürich", "London",
+                                                      "Kraków", "São Paulo", "Reykjavík", "東京",   "Brno"};
 constexpr std::array<std::string_view, 6> kCountries = {"CZ", "DE", "CN", "CH", "GB", "PL"};
-constexpr std::array<std::string_view, 10> kNotes = {
-    "",
-    "Prefers a \"quiet\" room",
-    "Late arrival\nafter 23:00",
-    "Tab\tseparated\tnote",
-    "Path C:\\Guests\\VIP",
-    "VIP guest 🌟🏨",
-    "Allergic to nuts — no peanuts, please",
-    "Ünïcödé test: Ελληνικά, русский, العربية",
-    "Bell \x07 and form\ffeed",
-    "Second line\r\nwith CRLF"};
-constexpr std::array<std::string_view, 6> kStreets = {
-    "Karlova 1", "Hauptstraße 12", "长安街 8号", "Bahnhofstrasse 3", "221B Baker Street", "Rynek Główny 5"};
-constexpr std::array<std::string_view, 6> kCompanyNames = {
-    "Acme s.r.o.", "Müller & Söhne GmbH", "北京旅游有限公司", "\"Quoted\" Ltd.", "Dvořák Travel a.s.",
-    "Emoji Tours 🚀"};
+constexpr std::array<std::string_view, 10> kNotes = {"",
+                                                     "Prefers a \"quiet\" room",
+                                                     "Late arrival\nafter 23:00",
+                                                     "Tab\tseparated\tnote",
+                                                     "Path C:\\Guests\\VIP",
+                                                     "VIP guest 🌟🏨",
+                                                     "Allergic to nuts — no peanuts, please",
+                                                     "Ünïcödé test: Ελληνικά, русский, العربية",
+                                                     "Bell \x07 and form\ffeed",
+                                                     "Second line\r\nwith CRLF"};
+constexpr std::array<std::string_view, 6> kStreets = {"Karlova 1",        "Hauptstraße 12",    "长安街 8号",
+                                                      "Bahnhofstrasse 3", "221B Baker Street", "Rynek Główny 5"};
+constexpr std::array<std::string_view, 6> kCompanyNames = {"Acme s.r.o.",     "Müller & Söhne GmbH", "北京旅游有限公司",
+                                                           "\"Quoted\" Ltd.", "Dvořák Travel a.s.",  "Emoji Tours 🚀"};
 
 struct Ctx {
   const FileSpec& spec;
@@ -128,15 +127,16 @@ struct Ctx {
                 {"TaxValues", Json::array({Json{{"Code", code}, {"Value", tax}}})}};
   }
   Json address() {
-    return Json{{"Id", rng.uuid()},
-                {"Line1", rng.pick(kStreets)},
-                {"Line2", rng.chance(20) ? Json(rng.pick(kNotes)) : Json(nullptr)},
-                {"City", rng.pick(kCities)},
-                {"PostalCode", std::to_string(rng.range(10000, 99999))},
-                {"CountryCode", rng.pick(kCountries)},
-                {"CountrySubdivisionCode", nullptr},
-                {"Latitude", rng.chance(50) ? Json(static_cast<double>(rng.range(-9000, 9000)) / 100.0) : Json(nullptr)},
-                {"Longitude", rng.chance(50) ? Json(static_cast<double>(rng.range(-18000, 18000)) / 100.0) : Json(nullptr)}};
+    return Json{
+        {"Id", rng.uuid()},
+        {"Line1", rng.pick(kStreets)},
+        {"Line2", rng.chance(20) ? Json(rng.pick(kNotes)) : Json(nullptr)},
+        {"City", rng.pick(kCities)},
+        {"PostalCode", std::to_string(rng.range(10000, 99999))},
+        {"CountryCode", rng.pick(kCountries)},
+        {"CountrySubdivisionCode", nullptr},
+        {"Latitude", rng.chance(50) ? Json(static_cast<double>(rng.range(-9000, 9000)) / 100.0) : Json(nullptr)},
+        {"Longitude", rng.chance(50) ? Json(static_cast<double>(rng.range(-18000, 18000)) / 100.0) : Json(nullptr)}};
   }
 };
 
@@ -147,13 +147,13 @@ Json order_item(Ctx& c) {
   double unit_net = c.rng.money(1, 400);
   static constexpr std::array<std::string_view, 3> kRevenue = {"Service", "Product", "Additional"};
   static constexpr std::array<std::string_view, 4> kState = {"Open", "Closed", "Inactive", "Canceled"};
-  static constexpr std::array<std::string_view, 5> kType = {"SpaceOrder", "ProductOrder", "CityTax",
-                                                            "CancellationFee", "Deposit"};
+  static constexpr std::array<std::string_view, 5> kType = {"SpaceOrder", "ProductOrder", "CityTax", "CancellationFee",
+                                                            "Deposit"};
   bool closed = c.rng.chance(60);
   Json data;
   if (c.rng.chance(70)) {
-    data = Json{{"Discriminator", "Product"},
-                {"Product", Json{{"ProductId", c.rng.uuid()}, {"AgeCategoryId", nullptr}}}};
+    data =
+        Json{{"Discriminator", "Product"}, {"Product", Json{{"ProductId", c.rng.uuid()}, {"AgeCategoryId", nullptr}}}};
   } else {
     data = Json{{"Discriminator", "Rebate"}, {"Rebate", Json{{"RebatedItemId", c.rng.uuid()}}}};
   }
@@ -228,49 +228,49 @@ Json reservation(Ctx& c) {
   std::int64_t start = created + c.rng.range(0, 86400 * 120);
   std::int64_t nights = c.rng.range(1, 14);
   std::string_view state = c.rng.pick(kState);
-  return Json{{"Id", c.rng.uuid()},
-              {"ServiceId", c.rng.uuid()},
-              {"EnterpriseId", c.enterprise()},
-              {"AccountId", c.rng.uuid()},
-              {"AccountType", "Customer"},
-              {"CreatorProfileId", c.rng.uuid()},
-              {"UpdaterProfileId", c.rng.uuid()},
-              {"BookerId", c.rng.chance(50) ? Json(c.rng.uuid()) : Json(nullptr)},
-              {"Number", std::to_string(c.rng.range(1000, 9999999))},
-              {"State", state},
-              {"Origin", c.rng.pick(kOrigin)},
-              {"CommanderOrigin", nullptr},
-              {"OriginDetails", c.rng.chance(30) ? Json("Booking.com") : Json(nullptr)},
-              {"CreatedUtc", c.utc(created)},
-              {"UpdatedUtc", c.utc(updated)},
-              {"CancelledUtc", state == "Canceled" ? Json(c.utc(updated)) : Json(nullptr)},
-              {"VoucherId", nullptr},
-              {"BusinessSegmentId", c.rng.uuid()},
-              {"Options",
-               Json{{"OwnerCheckedIn", state == "Started"},
-                    {"AllCompanionsCheckedIn", false},
-                    {"AnyCompanionCheckedIn", false},
-                    {"ConnectorCheckIn", false}}},
-              {"RateId", c.rng.uuid()},
-              {"CreditCardId", nullptr},
-              {"GroupId", c.rng.uuid()},
-              {"RequestedResourceCategoryId", c.rng.uuid()},
-              {"AssignedResourceId", c.rng.chance(70) ? Json(c.rng.uuid()) : Json(nullptr)},
-              {"AvailabilityBlockId", nullptr},
-              {"PartnerCompanyId", nullptr},
-              {"TravelAgencyId", nullptr},
-              {"AssignedResourceLocked", false},
-              {"ChannelNumber", c.rng.chance(40) ? Json(std::to_string(c.rng.range(100000000, 999999999))) : Json(nullptr)},
-              {"ChannelManagerNumber", nullptr},
-              {"CancellationReason", state == "Canceled" ? Json("Other") : Json(nullptr)},
-              {"ReleasedUtc", nullptr},
-              {"ScheduledStartUtc", c.utc(start)},
-              {"ActualStartUtc", state == "Started" || state == "Processed" ? Json(c.utc(start)) : Json(nullptr)},
-              {"ScheduledEndUtc", c.utc(start + nights * 86400)},
-              {"ActualEndUtc", state == "Processed" ? Json(c.utc(start + nights * 86400)) : Json(nullptr)},
-              {"Purpose", c.rng.chance(70) ? "Leisure" : "Business"},
-              {"QrCodeData", nullptr},
-              {"PersonCounts", Json::array({Json{{"AgeCategoryId", c.rng.uuid()}, {"Count", c.rng.range(1, 4)}}})}};
+  return Json{
+      {"Id", c.rng.uuid()},
+      {"ServiceId", c.rng.uuid()},
+      {"EnterpriseId", c.enterprise()},
+      {"AccountId", c.rng.uuid()},
+      {"AccountType", "Customer"},
+      {"CreatorProfileId", c.rng.uuid()},
+      {"UpdaterProfileId", c.rng.uuid()},
+      {"BookerId", c.rng.chance(50) ? Json(c.rng.uuid()) : Json(nullptr)},
+      {"Number", std::to_string(c.rng.range(1000, 9999999))},
+      {"State", state},
+      {"Origin", c.rng.pick(kOrigin)},
+      {"CommanderOrigin", nullptr},
+      {"OriginDetails", c.rng.chance(30) ? Json("Booking.com") : Json(nullptr)},
+      {"CreatedUtc", c.utc(created)},
+      {"UpdatedUtc", c.utc(updated)},
+      {"CancelledUtc", state == "Canceled" ? Json(c.utc(updated)) : Json(nullptr)},
+      {"VoucherId", nullptr},
+      {"BusinessSegmentId", c.rng.uuid()},
+      {"Options", Json{{"OwnerCheckedIn", state == "Started"},
+                       {"AllCompanionsCheckedIn", false},
+                       {"AnyCompanionCheckedIn", false},
+                       {"ConnectorCheckIn", false}}},
+      {"RateId", c.rng.uuid()},
+      {"CreditCardId", nullptr},
+      {"GroupId", c.rng.uuid()},
+      {"RequestedResourceCategoryId", c.rng.uuid()},
+      {"AssignedResourceId", c.rng.chance(70) ? Json(c.rng.uuid()) : Json(nullptr)},
+      {"AvailabilityBlockId", nullptr},
+      {"PartnerCompanyId", nullptr},
+      {"TravelAgencyId", nullptr},
+      {"AssignedResourceLocked", false},
+      {"ChannelNumber", c.rng.chance(40) ? Json(std::to_string(c.rng.range(100000000, 999999999))) : Json(nullptr)},
+      {"ChannelManagerNumber", nullptr},
+      {"CancellationReason", state == "Canceled" ? Json("Other") : Json(nullptr)},
+      {"ReleasedUtc", nullptr},
+      {"ScheduledStartUtc", c.utc(start)},
+      {"ActualStartUtc", state == "Started" || state == "Processed" ? Json(c.utc(start)) : Json(nullptr)},
+      {"ScheduledEndUtc", c.utc(start + nights * 86400)},
+      {"ActualEndUtc", state == "Processed" ? Json(c.utc(start + nights * 86400)) : Json(nullptr)},
+      {"Purpose", c.rng.chance(70) ? "Leisure" : "Business"},
+      {"QrCodeData", nullptr},
+      {"PersonCounts", Json::array({Json{{"AgeCategoryId", c.rng.uuid()}, {"Count", c.rng.range(1, 4)}}})}};
 }
 
 Json customer(Ctx& c) {
@@ -367,12 +367,11 @@ Json bill(Ctx& c) {
               {"UpdatedUtc", c.utc(updated)},
               {"PurchaseOrderNumber", nullptr},
               {"Notes", c.rng.pick(kNotes)},
-              {"Options",
-               Json{{"DisplayCustomer", true},
-                    {"DisplayTaxation", true},
-                    {"TrackReceivable", true},
-                    {"DisplayCid", false},
-                    {"Rebated", false}}},
+              {"Options", Json{{"DisplayCustomer", true},
+                               {"DisplayTaxation", true},
+                               {"TrackReceivable", true},
+                               {"DisplayCid", false},
+                               {"Rebated", false}}},
               {"CorrectionState", "Bill"},
               {"CorrectionType", nullptr},
               {"CorrectedBillId", nullptr}};
@@ -451,8 +450,8 @@ Json ledger_entry(Ctx& c) {
     std::int64_t days = (c.spec.posting->second - c.spec.posting->first) / 86400;
     posting = c.spec.posting->first + 86400 * c.rng.range(0, std::max<std::int64_t>(0, days));
   }
-  static constexpr std::array<std::string_view, 7> kLedger = {"Revenue", "Tax", "Payment", "Deposit",
-                                                              "Guest", "City", "NonRevenue"};
+  static constexpr std::array<std::string_view, 7> kLedger = {"Revenue", "Tax",  "Payment",   "Deposit",
+                                                              "Guest",   "City", "NonRevenue"};
   double value = c.rng.money(-500, 2000);
   return Json{{"Id", c.rng.uuid()},
               {"EnterpriseId", c.enterprise()},
@@ -553,16 +552,26 @@ void append_record(const FileSpec& spec, std::uint64_t index, std::string& out) 
   }
   Json j;
   const std::string& e = spec.entity;
-  if (e == "OrderItem") j = order_item(c);
-  else if (e == "Payment") j = payment(c);
-  else if (e == "Reservation") j = reservation(c);
-  else if (e == "Customer") j = customer(c);
-  else if (e == "Company") j = company(c);
-  else if (e == "Bill") j = bill(c);
-  else if (e == "AvailabilityAdjustment") j = availability_adjustment(c);
-  else if (e == "AvailabilityBlock") j = availability_block(c);
-  else if (e == "ResourceBlock") j = resource_block(c);
-  else j = ledger_entry(c);
+  if (e == "OrderItem")
+    j = order_item(c);
+  else if (e == "Payment")
+    j = payment(c);
+  else if (e == "Reservation")
+    j = reservation(c);
+  else if (e == "Customer")
+    j = customer(c);
+  else if (e == "Company")
+    j = company(c);
+  else if (e == "Bill")
+    j = bill(c);
+  else if (e == "AvailabilityAdjustment")
+    j = availability_adjustment(c);
+  else if (e == "AvailabilityBlock")
+    j = availability_block(c);
+  else if (e == "ResourceBlock")
+    j = resource_block(c);
+  else
+    j = ledger_entry(c);
   out += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   out += '\n';
 }
@@ -588,7 +597,8 @@ std::optional<FileIndex> index_file(const FileSpec& spec, const std::atomic<bool
     append_record(spec, i, line);
     index.size += line.size();
     if (caching) {
-      if (index.size <= cache_limit) cache += line;
+      if (index.size <= cache_limit)
+        cache += line;
       else {
         caching = false;
         std::string().swap(cache);

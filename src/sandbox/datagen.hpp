@@ -17,8 +17,7 @@ namespace mews_sandbox {
 
 // The entity types of exports/add, in the API documentation's order.
 inline constexpr std::array<std::string_view, 10> kEntityTypes = {
-    "OrderItem",         "Payment",       "Reservation", "Customer",
-    "Company",           "Bill",          "AvailabilityAdjustment",
+    "OrderItem",         "Payment",       "Reservation", "Customer", "Company", "Bill", "AvailabilityAdjustment",
     "AvailabilityBlock", "ResourceBlock", "LedgerEntry"};
 
 // True when `name` is exactly one of kEntityTypes (case-sensitive, like the API).

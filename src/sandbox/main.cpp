@@ -2,11 +2,11 @@
 // endpoints, for trying mews-export without credentials and for tests.
 #include <signal.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -60,11 +60,16 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     try {
-      if (arg == "--host") host = value();
-      else if (arg == "--port") port = std::stoi(value());
-      else if (arg == "--scenario") scenario_path = value();
-      else if (arg == "--ready-file") ready_file = value();
-      else if (arg == "--seed") seed = std::stoull(value());
+      if (arg == "--host")
+        host = value();
+      else if (arg == "--port")
+        port = std::stoi(value());
+      else if (arg == "--scenario")
+        scenario_path = value();
+      else if (arg == "--ready-file")
+        ready_file = value();
+      else if (arg == "--seed")
+        seed = std::stoull(value());
       else if (arg == "-h" || arg == "--help") {
         usage(std::cout);
         return 0;

@@ -38,22 +38,37 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
   if (!j.is_object()) bad(where + " must be an object");
   Fault f;
   std::string target = get<std::string>(j, "target", "");
-  if (target == "add") f.target = FaultTarget::Add;
-  else if (target == "getAll") f.target = FaultTarget::GetAll;
-  else if (target == "file") f.target = FaultTarget::File;
-  else bad(where + ".target must be add, getAll or file");
+  if (target == "add")
+    f.target = FaultTarget::Add;
+  else if (target == "getAll")
+    f.target = FaultTarget::GetAll;
+  else if (target == "file")
+    f.target = FaultTarget::File;
+  else
+    bad(where + ".target must be add, getAll or file");
   std::string action = get<std::string>(j, "action", "status");
-  if (action == "status") f.action = FaultAction::Status;
-  else if (action == "reset") f.action = FaultAction::Reset;
-  else if (action == "truncate") f.action = FaultAction::Truncate;
-  else if (action == "stall") f.action = FaultAction::Stall;
-  else if (action == "drop_final_newline") f.action = FaultAction::DropFinalNewline;
-  else if (action == "extra_bytes") f.action = FaultAction::ExtraBytes;
-  else if (action == "redirect") f.action = FaultAction::Redirect;
-  else if (action == "gzip") f.action = FaultAction::Gzip;
-  else if (action == "chunked") f.action = FaultAction::Chunked;
-  else if (action == "trickle") f.action = FaultAction::Trickle;
-  else bad(where + ".action unknown: " + action);
+  if (action == "status")
+    f.action = FaultAction::Status;
+  else if (action == "reset")
+    f.action = FaultAction::Reset;
+  else if (action == "truncate")
+    f.action = FaultAction::Truncate;
+  else if (action == "stall")
+    f.action = FaultAction::Stall;
+  else if (action == "drop_final_newline")
+    f.action = FaultAction::DropFinalNewline;
+  else if (action == "extra_bytes")
+    f.action = FaultAction::ExtraBytes;
+  else if (action == "redirect")
+    f.action = FaultAction::Redirect;
+  else if (action == "gzip")
+    f.action = FaultAction::Gzip;
+  else if (action == "chunked")
+    f.action = FaultAction::Chunked;
+  else if (action == "trickle")
+    f.action = FaultAction::Trickle;
+  else
+    bad(where + ".action unknown: " + action);
   if ((f.action == FaultAction::Truncate || f.action == FaultAction::Stall ||
        f.action == FaultAction::DropFinalNewline || f.action == FaultAction::ExtraBytes ||
        f.action == FaultAction::Redirect || f.action == FaultAction::Gzip || f.action == FaultAction::Chunked ||
@@ -61,7 +76,8 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
       f.target != FaultTarget::File)
     bad(where + ": " + action + " applies to target file only");
   f.after = get<std::uint64_t>(j, "after", 0);
-  if (j.contains("times") && j["times"].is_null()) f.times = std::nullopt;
+  if (j.contains("times") && j["times"].is_null())
+    f.times = std::nullopt;
   else {
     auto times = get<std::int64_t>(j, "times", 1);
     f.times = times < 0 ? std::nullopt : std::optional<std::uint64_t>(static_cast<std::uint64_t>(times));
@@ -81,9 +97,12 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
   }
   if (j.contains("retry_after")) {
     const auto& ra = j["retry_after"];
-    if (ra.is_string()) f.retry_after = ra.get<std::string>();
-    else if (ra.is_number()) f.retry_after = std::to_string(ra.get<std::int64_t>());
-    else bad(where + ".retry_after must be a string");
+    if (ra.is_string())
+      f.retry_after = ra.get<std::string>();
+    else if (ra.is_number())
+      f.retry_after = std::to_string(ra.get<std::int64_t>());
+    else
+      bad(where + ".retry_after must be a string");
   }
   if (j.contains("body")) f.body = j["body"];
   if (j.contains("bytes")) f.bytes = get<std::uint64_t>(j, "bytes", 0);
@@ -114,9 +133,10 @@ Scenario parse_scenario(const nlohmann::json& j) {
   if (j.is_null()) return s;
   if (!j.is_object()) bad("the top level must be an object");
   static const std::vector<std::string> kKnown = {
-      "client_token", "client_tokens", "access_tokens", "seed", "progression", "url_ttl_seconds",
-      "expires_after_seconds", "rate_limit", "entities", "failed_entities", "faults",
-      "checkpoint_every", "cache_limit_bytes", "threads", "comment", "unknown_fields"};
+      "client_token",    "client_tokens",         "access_tokens",     "seed",     "progression",
+      "url_ttl_seconds", "expires_after_seconds", "rate_limit",        "entities", "failed_entities",
+      "faults",          "checkpoint_every",      "cache_limit_bytes", "threads",  "comment",
+      "unknown_fields"};
   for (const auto& [key, value] : j.items())
     if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) bad("unknown key \"" + key + "\"");
 

@@ -26,7 +26,12 @@ struct FileLayout {
 
 enum class FaultTarget { Add, GetAll, File };
 enum class FaultAction {
-  Status, Reset, Truncate, Stall, DropFinalNewline, ExtraBytes,
+  Status,
+  Reset,
+  Truncate,
+  Stall,
+  DropFinalNewline,
+  ExtraBytes,
   Redirect,  // file: 302/307 to /redirected/files/<id>/<i>?expires&signature (same bytes)
   Gzip,      // file: Content-Encoding: gzip (streamed, chunked) when Accept-Encoding allows it; not for Range
   Chunked,   // file: Transfer-Encoding: chunked, no Content-Length
@@ -39,16 +44,16 @@ struct Fault {
   FaultTarget target = FaultTarget::Add;
   FaultAction action = FaultAction::Status;
   std::uint64_t after = 0;
-  std::optional<std::uint64_t> times = 1;  // nullopt = every occurrence from `after` on
-  std::optional<std::string> entity;       // only exports/requests of this entity type
-  std::optional<std::uint32_t> file_index; // target file only
-  int status = 500;                        // status: the HTTP status; redirect: 301/302/303/307/308 (default 302)
+  std::optional<std::uint64_t> times = 1;   // nullopt = every occurrence from `after` on
+  std::optional<std::string> entity;        // only exports/requests of this entity type
+  std::optional<std::uint32_t> file_index;  // target file only
+  int status = 500;                         // status: the HTTP status; redirect: 301/302/303/307/308 (default 302)
   std::optional<std::string> retry_after;
   std::optional<nlohmann::json> body;
-  std::optional<std::uint64_t> bytes;      // truncate/stall: bytes sent first (default: half);
-                                           // extra_bytes: bytes served beyond the file (default 16);
-                                           // trickle: bytes per interval (default 1024)
-  double seconds = 5;                      // stall: how long to send nothing; trickle: the interval (default 0.1)
+  std::optional<std::uint64_t> bytes;  // truncate/stall: bytes sent first (default: half);
+                                       // extra_bytes: bytes served beyond the file (default 16);
+                                       // trickle: bytes per interval (default 1024)
+  double seconds = 5;                  // stall: how long to send nothing; trickle: the interval (default 0.1)
 };
 
 struct Scenario {

@@ -8,12 +8,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <chrono>
-#include <cctype>
 #include <condition_variable>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -41,8 +41,7 @@ constexpr std::size_t kChunkBytes = 64 * 1024;
 constexpr const char* kJsonLines = "application/x-ndjson";
 
 std::int64_t now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string hex(const unsigned char* data, std::size_t n) {
@@ -347,10 +346,10 @@ struct Server::Impl {
       if (f.body) {
         res.set_content(f.body->is_string() ? f.body->get<std::string>() : f.body->dump(), "application/json");
       } else {
-        res.set_content(json{{"Message", "Injected fault: HTTP " + std::to_string(f.status)},
-                             {"RequestId", request_id(res)}}
-                            .dump(),
-                        "application/json");
+        res.set_content(
+            json{{"Message", "Injected fault: HTTP " + std::to_string(f.status)}, {"RequestId", request_id(res)}}
+                .dump(),
+            "application/json");
       }
       return true;
     }
@@ -363,13 +362,19 @@ struct Server::Impl {
     Status base = Status::Pending;
     if (sc.by_seconds) {
       double age = std::chrono::duration<double>(std::chrono::steady_clock::now() - e.created_steady).count();
-      if (age < sc.pending_seconds) base = Status::Pending;
-      else if (age < sc.pending_seconds + sc.processing_seconds) base = Status::Processing;
-      else done = true;
+      if (age < sc.pending_seconds)
+        base = Status::Pending;
+      else if (age < sc.pending_seconds + sc.processing_seconds)
+        base = Status::Processing;
+      else
+        done = true;
     } else {
-      if (e.polls < sc.pending_polls) base = Status::Pending;
-      else if (e.polls < sc.pending_polls + sc.processing_polls) base = Status::Processing;
-      else done = true;
+      if (e.polls < sc.pending_polls)
+        base = Status::Pending;
+      else if (e.polls < sc.pending_polls + sc.processing_polls)
+        base = Status::Processing;
+      else
+        done = true;
     }
     if (observe) ++e.polls;
     if (!done) return base;
@@ -400,9 +405,8 @@ struct Server::Impl {
         files.push_back(std::move(file));
       }
     }
-    json out{{"Id", e.id},         {"Status", status_name(status)}, {"EntityType", e.entity},
-             {"Scope", e.scope},   {"Files", files},                {"ExpiresUtc", expires},
-             {"Filters", e.filters}};
+    json out{{"Id", e.id},     {"Status", status_name(status)}, {"EntityType", e.entity}, {"Scope", e.scope},
+             {"Files", files}, {"ExpiresUtc", expires},         {"Filters", e.filters}};
     if (sc.unknown_fields) {
       out["FutureField"] = json{{"Nested", json{{"A", json::array({1, "two", nullptr})}}}, {"Flag", true}};
       out["CreatedUtc"] = format_utc(e.created_unix);
@@ -481,8 +485,7 @@ struct Server::Impl {
     std::string access_token = token("AccessToken");
     auto ct = std::find(sc.client_tokens.begin(), sc.client_tokens.end(), client_token);
     auto at = std::find(sc.access_tokens.begin(), sc.access_tokens.end(), access_token);
-    if (client_token.empty() || access_token.empty() || ct == sc.client_tokens.end() ||
-        at == sc.access_tokens.end()) {
+    if (client_token.empty() || access_token.empty() || ct == sc.client_tokens.end() || at == sc.access_tokens.end()) {
       std::lock_guard lock(mu);
       stats.unauthorized++;
       return error(res, 401, "Invalid ClientToken or AccessToken.");
@@ -570,7 +573,8 @@ struct Server::Impl {
           return count_bad(), error(res, 400, "Invalid Filters.UpdatedUtc: StartUtc and EndUtc are required.");
         if (*start > *end) return count_bad(), error(res, 400, "Invalid Filters.UpdatedUtc: StartUtc is after EndUtc.");
         if (*end > now_unix() - kMinEndAgeSeconds)
-          return count_bad(), error(res, 400, "Invalid Filters.UpdatedUtc: EndUtc must be at least 5 minutes in the past.");
+          return count_bad(),
+                 error(res, 400, "Invalid Filters.UpdatedUtc: EndUtc must be at least 5 minutes in the past.");
         if (*end - *start > kMaxSpanSeconds)
           return count_bad(), error(res, 400, "Invalid Filters.UpdatedUtc: the interval may span at most 180 days.");
         base.updated = std::pair{*start, *end};
@@ -581,10 +585,12 @@ struct Server::Impl {
         if (l.contains("Posting") && !l["Posting"].is_null()) {
           const json& p = l["Posting"];
           std::optional<std::int64_t> start, end;
-          if (p.is_object() && p.contains("Start") && p["Start"].is_string()) start = parse_date(p["Start"].get<std::string>());
+          if (p.is_object() && p.contains("Start") && p["Start"].is_string())
+            start = parse_date(p["Start"].get<std::string>());
           if (p.is_object() && p.contains("End") && p["End"].is_string()) end = parse_date(p["End"].get<std::string>());
           if (!start || !end)
-            return count_bad(), error(res, 400, "Invalid Filters.LedgerEntryFilters.Posting: Start and End dates are required.");
+            return count_bad(),
+                   error(res, 400, "Invalid Filters.LedgerEntryFilters.Posting: Start and End dates are required.");
           if (*start > *end)
             return count_bad(), error(res, 400, "Invalid Filters.LedgerEntryFilters.Posting: Start is after End.");
           base.posting = std::pair{*start, *end};
@@ -639,8 +645,7 @@ struct Server::Impl {
                     "application/json");
   }
 
-  void handle_get_all(const json& body, std::size_t token_index, const httplib::Request& req,
-                      httplib::Response& res) {
+  void handle_get_all(const json& body, std::size_t token_index, const httplib::Request& req, httplib::Response& res) {
     if (!body.contains("ExportIds") || !body["ExportIds"].is_array())
       return count_bad(), error(res, 400, "Invalid request: ExportIds is required.");
     const json& ids = body["ExportIds"];
@@ -677,7 +682,7 @@ struct Server::Impl {
 
   // The export file at `id`/`index` when it exists and is downloadable, or an error status.
   std::variant<Lookup, std::pair<int, std::string>> lookup(const std::string& id, const std::string& index_text,
-                                                            bool require_live) {
+                                                           bool require_live) {
     auto index = to_u64(index_text);
     std::lock_guard lock(mu);
     auto it = exports.find(id);
@@ -760,8 +765,8 @@ struct Server::Impl {
     }
     res.set_content_provider(
         static_cast<std::size_t>(length), kJsonLines,
-        [this, reader, buffer, start, limit, real_length, fault, step, interval](
-            std::size_t offset, std::size_t max, httplib::DataSink& sink) {
+        [this, reader, buffer, start, limit, real_length, fault, step, interval](std::size_t offset, std::size_t max,
+                                                                                 httplib::DataSink& sink) {
           if (offset >= real_length && offset < limit) {
             const std::string junk(static_cast<std::size_t>(std::min<std::uint64_t>(max, limit - offset)), 'x');
             return sink.write(junk.data(), junk.size());
@@ -805,9 +810,10 @@ struct Server::Impl {
         static_cast<std::int64_t>(*expires) < now_unix()) {
       std::lock_guard lock(mu);
       stats.forbidden++;
-      return error(res, 403, expires && signature == sign(path, static_cast<std::int64_t>(*expires))
-                                 ? "The URL has expired; call exports/getAll for a fresh one."
-                                 : "Invalid signature.");
+      return error(res, 403,
+                   expires && signature == sign(path, static_cast<std::int64_t>(*expires))
+                       ? "The URL has expired; call exports/getAll for a fresh one."
+                       : "Invalid signature.");
     }
     auto found = lookup(id, index_text, true);
     if (auto* err = std::get_if<std::pair<int, std::string>>(&found)) {
@@ -943,14 +949,16 @@ struct Server::Impl {
       }
       res.set_content(list.dump(2), "application/json");
     });
-    http.Get(R"(/_sandbox/files/([0-9a-fA-F-]+)/([0-9]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      const_cast<httplib::Request&>(req).ranges.clear();
-      auto found = lookup(req.matches[1], req.matches[2], false);
-      if (auto* err = std::get_if<std::pair<int, std::string>>(&found)) return error(res, err->first, err->second);
-      const Lookup& l = std::get<Lookup>(found);
-      res.status = 200;
-      serve_content(res, l, 0, l.size, std::nullopt);
-    });
+    http.Get(R"(/_sandbox/files/([0-9a-fA-F-]+)/([0-9]+))",
+             [this](const httplib::Request& req, httplib::Response& res) {
+               const_cast<httplib::Request&>(req).ranges.clear();
+               auto found = lookup(req.matches[1], req.matches[2], false);
+               if (auto* err = std::get_if<std::pair<int, std::string>>(&found))
+                 return error(res, err->first, err->second);
+               const Lookup& l = std::get<Lookup>(found);
+               res.status = 200;
+               serve_content(res, l, 0, l.size, std::nullopt);
+             });
   }
 };
 
@@ -960,8 +968,10 @@ Server::~Server() = default;
 int Server::bind(const std::string& host, int port) {
   impl_->bound_host = host;
   int bound = -1;
-  if (port == 0) bound = impl_->http.bind_to_any_port(host);
-  else if (impl_->http.bind_to_port(host, port)) bound = port;
+  if (port == 0)
+    bound = impl_->http.bind_to_any_port(host);
+  else if (impl_->http.bind_to_port(host, port))
+    bound = port;
   impl_->bound_port = bound;
   return bound;
 }

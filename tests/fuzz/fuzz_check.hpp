@@ -6,12 +6,12 @@
 #include <cstdlib>
 #include <string_view>
 
-#define MEWS_FUZZ_CHECK(cond)                                                              \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
+#define MEWS_FUZZ_CHECK(cond)                                                            \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
       std::fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                        \
-    }                                                                                      \
+      std::abort();                                                                      \
+    }                                                                                    \
   } while (false)
 
 inline std::string_view fuzz_text(const unsigned char* data, std::size_t size) {

@@ -56,9 +56,10 @@ std::string http_date_in(int seconds) {
 // Three small files per export (two for Customer), Company empty.
 json base_scenario() {
   return json{{"progression", {{"pending_polls", 1}, {"processing_polls", 1}}},
-              {"entities", {{"*", {{"files", 3}, {"records_per_file", 300}}},
-                            {"Customer", {{"files", 2}, {"records_per_file", 300}}},
-                            {"Company", {{"files", 0}}}}}};
+              {"entities",
+               {{"*", {{"files", 3}, {"records_per_file", 300}}},
+                {"Customer", {{"files", 2}, {"records_per_file", 300}}},
+                {"Company", {{"files", 0}}}}}};
 }
 
 // The scenario plus `extra` (top-level keys replace the base's).
@@ -204,14 +205,14 @@ std::vector<FaultCase> fault_cases() {
                      EXPECT_EQ(s["api_requests"]["add"], 2);
                      EXPECT_EQ(triggered(s, "status"), 1u);
                    }});
-  cases.push_back({.name = "Add429WithHttpDateRetryAfter",
-                   .scenario = with({{"faults",
-                                      {fault({{"target", "add"}, {"status", 429}, {"retry_after", kHttpDateSoon}})}}}),
-                   .min_seconds = 0.5,
-                   .check = [](const json& s) {
-                     EXPECT_EQ(s["api_requests"]["add"], 2);
-                     EXPECT_EQ(triggered(s, "status"), 1u);
-                   }});
+  cases.push_back(
+      {.name = "Add429WithHttpDateRetryAfter",
+       .scenario = with({{"faults", {fault({{"target", "add"}, {"status", 429}, {"retry_after", kHttpDateSoon}})}}}),
+       .min_seconds = 0.5,
+       .check = [](const json& s) {
+         EXPECT_EQ(s["api_requests"]["add"], 2);
+         EXPECT_EQ(triggered(s, "status"), 1u);
+       }});
   cases.push_back({.name = "AddConnectionReset",
                    .scenario = with({{"faults", {fault({{"target", "add"}, {"action", "reset"}})}}}),
                    .check = [](const json& s) {
@@ -230,40 +231,47 @@ std::vector<FaultCase> fault_cases() {
                      EXPECT_EQ(triggered(s, "reset"), 1u);
                      EXPECT_GE(s["api_requests"]["getAll"], kCleanGetAlls + 1);
                    }});
-  cases.push_back({.name = "GetAll429WithRetryAfter",
-                   .scenario = with({{"faults",
-                                      {fault({{"target", "getAll"}, {"status", 429}, {"retry_after", "1"}, {"after", 1}})}}}),
-                   .min_seconds = 0.9,
-                   .check = [](const json& s) { EXPECT_EQ(triggered(s, "status"), 1u); }});
-  cases.push_back({.name = "File503WithRetryAfter",
-                   .scenario = with({{"faults", {fault({{"target", "file"}, {"file_index", 1}, {"status", 503},
-                                                        {"retry_after", "1"}})}}}),
-                   .min_seconds = 0.9,
-                   .check = [](const json& s) {
-                     EXPECT_EQ(triggered(s, "status"), 1u);
-                     EXPECT_EQ(count(s, "file_gets"), 4u);
-                   }});
-  cases.push_back({.name = "FileConnectionReset",
-                   .scenario = with({{"faults", {fault({{"target", "file"}, {"file_index", 1}, {"action", "reset"}})}}}),
-                   .check = [](const json& s) {
-                     EXPECT_EQ(triggered(s, "reset"), 1u);
-                     EXPECT_EQ(count(s, "file_gets"), 4u);
-                   }});
-  cases.push_back({.name = "FileTruncatedResumesWithRange",
-                   .scenario = with({{"faults", {fault({{"target", "file"}, {"file_index", 1}, {"action", "truncate"},
-                                                        {"bytes", 10000}})}}}),
-                   .check = [](const json& s) {
-                     EXPECT_EQ(triggered(s, "truncate"), 1u);
-                     EXPECT_TRUE(has_range(s, "bytes=10000-")) << s.dump();
-                   }});
-  cases.push_back({.name = "FileStallAbandonedAndResumed",
-                   .scenario = with({{"faults", {fault({{"target", "file"}, {"file_index", 1}, {"action", "stall"},
-                                                        {"bytes", 10000}, {"seconds", 10}})}}}),
-                   .extra_args = {"--stall-timeout", "1s"},
-                   .check = [](const json& s) {
-                     EXPECT_EQ(triggered(s, "stall"), 1u);
-                     EXPECT_TRUE(has_range(s, "bytes=10000-")) << s.dump();
-                   }});
+  cases.push_back(
+      {.name = "GetAll429WithRetryAfter",
+       .scenario =
+           with({{"faults", {fault({{"target", "getAll"}, {"status", 429}, {"retry_after", "1"}, {"after", 1}})}}}),
+       .min_seconds = 0.9,
+       .check = [](const json& s) { EXPECT_EQ(triggered(s, "status"), 1u); }});
+  cases.push_back(
+      {.name = "File503WithRetryAfter",
+       .scenario =
+           with({{"faults", {fault({{"target", "file"}, {"file_index", 1}, {"status", 503}, {"retry_after", "1"}})}}}),
+       .min_seconds = 0.9,
+       .check = [](const json& s) {
+         EXPECT_EQ(triggered(s, "status"), 1u);
+         EXPECT_EQ(count(s, "file_gets"), 4u);
+       }});
+  cases.push_back(
+      {.name = "FileConnectionReset",
+       .scenario = with({{"faults", {fault({{"target", "file"}, {"file_index", 1}, {"action", "reset"}})}}}),
+       .check = [](const json& s) {
+         EXPECT_EQ(triggered(s, "reset"), 1u);
+         EXPECT_EQ(count(s, "file_gets"), 4u);
+       }});
+  cases.push_back(
+      {.name = "FileTruncatedResumesWithRange",
+       .scenario = with(
+           {{"faults", {fault({{"target", "file"}, {"file_index", 1}, {"action", "truncate"}, {"bytes", 10000}})}}}),
+       .check = [](const json& s) {
+         EXPECT_EQ(triggered(s, "truncate"), 1u);
+         EXPECT_TRUE(has_range(s, "bytes=10000-")) << s.dump();
+       }});
+  cases.push_back(
+      {.name = "FileStallAbandonedAndResumed",
+       .scenario = with(
+           {{"faults",
+             {fault(
+                 {{"target", "file"}, {"file_index", 1}, {"action", "stall"}, {"bytes", 10000}, {"seconds", 10}})}}}),
+       .extra_args = {"--stall-timeout", "1s"},
+       .check = [](const json& s) {
+         EXPECT_EQ(triggered(s, "stall"), 1u);
+         EXPECT_TRUE(has_range(s, "bytes=10000-")) << s.dump();
+       }});
   cases.push_back({.name = "File403OnceRefreshesUrls",
                    .scenario = with({{"faults", {fault({{"target", "file"}, {"file_index", 1}, {"status", 403}})}}}),
                    .check = [](const json& s) {
@@ -271,47 +279,57 @@ std::vector<FaultCase> fault_cases() {
                      EXPECT_GE(s["api_requests"]["getAll"], kCleanGetAlls + 1) << "a getAll for fresh URLs";
                      EXPECT_EQ(count(s, "file_gets"), 4u);
                    }});
-  cases.push_back({.name = "FileRedirects",
-                   .scenario = with({{"faults",
-                                      {fault({{"target", "file"}, {"file_index", 0}, {"action", "redirect"}}),
-                                       fault({{"target", "file"}, {"file_index", 2}, {"action", "redirect"},
-                                              {"status", 307}})}}}),
-                   .check = [](const json& s) {
-                     EXPECT_EQ(triggered(s, "redirect"), 2u);
-                     EXPECT_EQ(count(s, "redirected_gets"), 2u);
-                     EXPECT_EQ(count(s, "file_gets"), 5u);
-                   }});
-  cases.push_back({.name = "FileGzipEncoded",
-                   .scenario = with({{"faults", {fault({{"target", "file"}, {"action", "gzip"}, {"times", nullptr}})}}}),
-                   .check = [](const json& s) { EXPECT_EQ(count(s, "gzip_responses"), 3u) << "Accept-Encoding: gzip?"; }});
-  cases.push_back({.name = "FileChunked",
-                   .scenario = with({{"faults", {fault({{"target", "file"}, {"action", "chunked"}, {"times", nullptr}})}}}),
-                   .check = [](const json& s) { EXPECT_EQ(count(s, "chunked_responses"), 3u); }});
+  cases.push_back(
+      {.name = "FileRedirects",
+       .scenario = with({{"faults",
+                          {fault({{"target", "file"}, {"file_index", 0}, {"action", "redirect"}}),
+                           fault({{"target", "file"}, {"file_index", 2}, {"action", "redirect"}, {"status", 307}})}}}),
+       .check = [](const json& s) {
+         EXPECT_EQ(triggered(s, "redirect"), 2u);
+         EXPECT_EQ(count(s, "redirected_gets"), 2u);
+         EXPECT_EQ(count(s, "file_gets"), 5u);
+       }});
+  cases.push_back(
+      {.name = "FileGzipEncoded",
+       .scenario = with({{"faults", {fault({{"target", "file"}, {"action", "gzip"}, {"times", nullptr}})}}}),
+       .check = [](const json& s) { EXPECT_EQ(count(s, "gzip_responses"), 3u) << "Accept-Encoding: gzip?"; }});
+  cases.push_back(
+      {.name = "FileChunked",
+       .scenario = with({{"faults", {fault({{"target", "file"}, {"action", "chunked"}, {"times", nullptr}})}}}),
+       .check = [](const json& s) { EXPECT_EQ(count(s, "chunked_responses"), 3u); }});
   cases.push_back({.name = "UnknownFieldsAreIgnored", .scenario = with({{"unknown_fields", true}})});
-  cases.push_back({.name = "ZeroFileExport",
-                   .scenario = base_scenario(),
-                   .entity = "Company",
-                   .check = [](const json& s) { EXPECT_EQ(count(s, "file_gets"), 0u); }});
-  cases.push_back({.name = "MissingFinalNewlineKeptAsServed",
-                   .scenario = with({{"faults", {fault({{"target", "file"}, {"action", "drop_final_newline"},
-                                                        {"times", nullptr}})}}}),
-                   .entity = "Customer"});
+  cases.push_back(
+      {.name = "ZeroFileExport", .scenario = base_scenario(), .entity = "Company", .check = [](const json& s) {
+         EXPECT_EQ(count(s, "file_gets"), 0u);
+       }});
+  cases.push_back(
+      {.name = "MissingFinalNewlineKeptAsServed",
+       .scenario =
+           with({{"faults", {fault({{"target", "file"}, {"action", "drop_final_newline"}, {"times", nullptr}})}}}),
+       .entity = "Customer"});
   // The URL lives 1-2 s; the stalled transfer is abandoned after 2 s, so its
   // resume meets 403, fetches fresh URLs and continues with a Range.
-  cases.push_back({.name = "UrlExpiresDuringStallResumedAfterRefresh",
-                   .scenario = with({{"url_ttl_seconds", 1},
-                                     {"faults", {fault({{"target", "file"}, {"file_index", 0}, {"action", "stall"},
-                                                        {"bytes", 10000}, {"seconds", 10}})}}}),
-                   .extra_args = {"--stall-timeout", "2s"},
-                   .check = [](const json& s) {
-                     EXPECT_GE(count(s, "forbidden"), 1u) << "the resume should have met the expired URL";
-                     EXPECT_TRUE(has_range(s, "bytes=10000-")) << s.dump();
-                   }});
+  cases.push_back(
+      {.name = "UrlExpiresDuringStallResumedAfterRefresh",
+       .scenario = with(
+           {{"url_ttl_seconds", 1},
+            {"faults",
+             {fault(
+                 {{"target", "file"}, {"file_index", 0}, {"action", "stall"}, {"bytes", 10000}, {"seconds", 10}})}}}),
+       .extra_args = {"--stall-timeout", "2s"},
+       .check = [](const json& s) {
+         EXPECT_GE(count(s, "forbidden"), 1u) << "the resume should have met the expired URL";
+         EXPECT_TRUE(has_range(s, "bytes=10000-")) << s.dump();
+       }});
   // A transfer that started with a valid URL may outlive it.
   cases.push_back({.name = "SlowTransferOutlivesItsUrl",
                    .scenario = with({{"url_ttl_seconds", 1},
-                                     {"faults", {fault({{"target", "file"}, {"file_index", 0}, {"action", "trickle"},
-                                                        {"bytes", 40000}, {"seconds", 0.5}})}}}),
+                                     {"faults",
+                                      {fault({{"target", "file"},
+                                              {"file_index", 0},
+                                              {"action", "trickle"},
+                                              {"bytes", 40000},
+                                              {"seconds", 0.5}})}}}),
                    .check = [](const json& s) {
                      EXPECT_EQ(triggered(s, "trickle"), 1u);
                      EXPECT_EQ(count(s, "range_gets"), 0u);
@@ -326,8 +344,8 @@ class FaultClass : public FaultsBase, public ::testing::TestWithParam<FaultCase>
 
 TEST_P(FaultClass, RunRecoversWithOneExportAndByteIdenticalFiles) {
   const FaultCase& c = GetParam();
-  std::vector<std::string> args{"run", "--entity", c.entity, "-o", (dir_ / "out").string(), "--interval", "50ms",
-                                "--retry", "3"};
+  std::vector<std::string> args{"run",        "--entity", c.entity,  "-o", (dir_ / "out").string(),
+                                "--interval", "50ms",     "--retry", "3"};
   args.insert(args.end(), c.extra_args.begin(), c.extra_args.end());
   const auto started = std::chrono::steady_clock::now();
   const auto r = cli(args);
@@ -352,11 +370,15 @@ INSTANTIATE_TEST_SUITE_P(Faults, FaultClass, ::testing::ValuesIn(fault_cases()),
 class FaultsStdout : public FaultsBase, public ::testing::Test {
  protected:
   FaultsStdout()
-      : FaultsBase(with({{"faults",
-                          {fault({{"target", "file"}, {"entity", "Customer"}, {"action", "drop_final_newline"},
-                                  {"times", nullptr}}),
-                           fault({{"target", "file"}, {"entity", "Bill"}, {"file_index", 1}, {"action", "truncate"},
-                                  {"bytes", 5000}})}}})) {}
+      : FaultsBase(with(
+            {{"faults",
+              {fault(
+                   {{"target", "file"}, {"entity", "Customer"}, {"action", "drop_final_newline"}, {"times", nullptr}}),
+               fault({{"target", "file"},
+                      {"entity", "Bill"},
+                      {"file_index", 1},
+                      {"action", "truncate"},
+                      {"bytes", 5000}})}}})) {}
 };
 
 TEST_F(FaultsStdout, MissingFinalNewlineGetsExactlyOneNewlineOnStdout) {
@@ -405,8 +427,12 @@ namespace {
 class FaultsStallTiming : public FaultsBase, public ::testing::Test {
  protected:
   FaultsStallTiming()
-      : FaultsBase(with({{"faults", {fault({{"target", "file"}, {"file_index", 1}, {"action", "stall"},
-                                            {"bytes", 10000}, {"seconds", 30}})}}})) {}
+      : FaultsBase(with({{"faults",
+                          {fault({{"target", "file"},
+                                  {"file_index", 1},
+                                  {"action", "stall"},
+                                  {"bytes", 10000},
+                                  {"seconds", 30}})}}})) {}
 };
 
 }  // namespace
@@ -414,8 +440,8 @@ class FaultsStallTiming : public FaultsBase, public ::testing::Test {
 // --stall-timeout 1s should abandon a transfer about 1 s after its last byte.
 TEST_F(FaultsStallTiming, StallTimeoutAbandonsTheTransferPromptly) {
   const auto started = std::chrono::steady_clock::now();
-  const auto r = cli({"run", "--entity", "Bill", "-o", (dir_ / "out").string(), "--interval", "50ms",
-                      "--stall-timeout", "1s", "--retry", "3"});
+  const auto r = cli({"run", "--entity", "Bill", "-o", (dir_ / "out").string(), "--interval", "50ms", "--stall-timeout",
+                      "1s", "--retry", "3"});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   const std::string id = sandbox_.exports()[0]["Id"];

@@ -52,8 +52,8 @@ std::string read_file(const std::filesystem::path& path) {
 }  // namespace
 
 TEST_F(Library, AddPollAndDownloadByteIdenticalFiles) {
-  auto created = api_.add_export({.entity_type = EntityType::Reservation,
-                                  .scope = {.enterprise_ids = std::vector<std::string>{"e-1", "e-2"}}});
+  auto created = api_.add_export(
+      {.entity_type = EntityType::Reservation, .scope = {.enterprise_ids = std::vector<std::string>{"e-1", "e-2"}}});
   ASSERT_TRUE(created) << created.error().message;
   EXPECT_EQ(created->status, ExportStatus::Pending);
   EXPECT_EQ(created->entity_type, EntityType::Reservation);

@@ -28,7 +28,8 @@ class Api {
   }
 
   json auth() const {
-    return json{{"ClientToken", sb_.client_token()}, {"AccessToken", sb_.access_token()}, {"Client", "sandbox-test 1.0"}};
+    return json{
+        {"ClientToken", sb_.client_token()}, {"AccessToken", sb_.access_token()}, {"Client", "sandbox-test 1.0"}};
   }
   httplib::Result post(const std::string& path, const json& body) {
     return client_.Post(path, body.dump(), "application/json");
@@ -182,11 +183,14 @@ TEST(Sandbox, RejectsBadTokensAndMalformedRequests) {
   EXPECT_EQ(api.add("orderitem")->status, 400);
   EXPECT_EQ(api.add("Nonsense")->status, 400);
   EXPECT_EQ(api.add("LedgerEntry")->status, 400);  // Posting filter required
-  json future{{"Filters", {{"UpdatedUtc", {{"StartUtc", "2024-01-01T00:00:00Z"}, {"EndUtc", "2999-01-01T00:00:00Z"}}}}}};
+  json future{
+      {"Filters", {{"UpdatedUtc", {{"StartUtc", "2024-01-01T00:00:00Z"}, {"EndUtc", "2999-01-01T00:00:00Z"}}}}}};
   EXPECT_EQ(api.add("Bill", future)->status, 400);
-  json too_long{{"Filters", {{"UpdatedUtc", {{"StartUtc", "2023-01-01T00:00:00Z"}, {"EndUtc", "2024-01-01T00:00:00Z"}}}}}};
+  json too_long{
+      {"Filters", {{"UpdatedUtc", {{"StartUtc", "2023-01-01T00:00:00Z"}, {"EndUtc", "2024-01-01T00:00:00Z"}}}}}};
   EXPECT_EQ(api.add("Bill", too_long)->status, 400);
-  json reversed{{"Filters", {{"UpdatedUtc", {{"StartUtc", "2024-02-01T00:00:00Z"}, {"EndUtc", "2024-01-01T00:00:00Z"}}}}}};
+  json reversed{
+      {"Filters", {{"UpdatedUtc", {{"StartUtc", "2024-02-01T00:00:00Z"}, {"EndUtc", "2024-01-01T00:00:00Z"}}}}}};
   EXPECT_EQ(api.add("Bill", reversed)->status, 400);
   json many = json::array();
   for (int i = 0; i < 1001; ++i) many.push_back("id-" + std::to_string(i));
@@ -364,7 +368,8 @@ TEST(Sandbox, SameSeedGivesSameBytes) {
   auto bytes_of = [](const std::vector<std::string>& args) {
     SandboxProcess sb(small_files(2, 40), args);
     Api api(sb);
-    json filters{{"Filters", {{"UpdatedUtc", {{"StartUtc", "2024-03-01T00:00:00Z"}, {"EndUtc", "2024-03-31T23:59:59Z"}}}}}};
+    json filters{
+        {"Filters", {{"UpdatedUtc", {{"StartUtc", "2024-03-01T00:00:00Z"}, {"EndUtc", "2024-03-31T23:59:59Z"}}}}}};
     std::string id = api.add_id("Reservation", filters);
     json done = api.until_done(id);
     std::string out;
@@ -405,7 +410,8 @@ TEST(Sandbox, LayoutsBySizeAndEmptyExports) {
   EXPECT_EQ(empty["Status"], "Success");
   EXPECT_EQ(empty["Files"], json::array());
   json ledger = api.until_done(api.add_id(
-      "LedgerEntry", json{{"Filters", {{"LedgerEntryFilters", {{"Posting", {{"Start", "2024-05-01"}, {"End", "2024-05-03"}}}}}}}}));
+      "LedgerEntry",
+      json{{"Filters", {{"LedgerEntryFilters", {{"Posting", {{"Start", "2024-05-01"}, {"End", "2024-05-03"}}}}}}}}));
   ASSERT_EQ(ledger["Files"].size(), 1u);
   EXPECT_EQ(ledger["Filters"]["LedgerEntryFilters"]["Posting"]["Start"], "2024-05-01");
   std::string body = api.fetch(ledger["Files"][0]["Url"])->body;
@@ -417,10 +423,14 @@ TEST(Sandbox, LayoutsBySizeAndEmptyExports) {
 
 TEST(Sandbox, FaultStatusOnAddWithRetryAfter) {
   json scenario = small_files();
-  scenario["faults"] = {{{"target", "add"}, {"after", 0}, {"times", 1}, {"action", "status"}, {"status", 503},
-                         {"retry_after", "2"}},
-                        {{"target", "getAll"}, {"after", 1}, {"times", 1}, {"action", "status"}, {"status", 500},
-                         {"body", {{"Message", "boom"}}}}};
+  scenario["faults"] = {
+      {{"target", "add"}, {"after", 0}, {"times", 1}, {"action", "status"}, {"status", 503}, {"retry_after", "2"}},
+      {{"target", "getAll"},
+       {"after", 1},
+       {"times", 1},
+       {"action", "status"},
+       {"status", 500},
+       {"body", {{"Message", "boom"}}}}};
   SandboxProcess sb(scenario);
   Api api(sb);
   auto first = api.add("OrderItem");
@@ -453,10 +463,15 @@ TEST(Sandbox, FaultResetClosesWithoutResponse) {
 
 TEST(Sandbox, FaultTruncateAndStallCutTheBody) {
   json scenario = small_files(2, 200);
-  scenario["faults"] = {{{"target", "file"}, {"file_index", 0}, {"after", 0}, {"times", 1}, {"action", "truncate"},
-                         {"bytes", 1000}},
-                        {{"target", "file"}, {"file_index", 1}, {"after", 0}, {"times", 1}, {"action", "stall"},
-                         {"bytes", 500}, {"seconds", 1}}};
+  scenario["faults"] = {
+      {{"target", "file"}, {"file_index", 0}, {"after", 0}, {"times", 1}, {"action", "truncate"}, {"bytes", 1000}},
+      {{"target", "file"},
+       {"file_index", 1},
+       {"after", 0},
+       {"times", 1},
+       {"action", "stall"},
+       {"bytes", 500},
+       {"seconds", 1}}};
   SandboxProcess sb(scenario);
   Api api(sb);
   json done = api.until_done(api.add_id("Bill"));
@@ -491,11 +506,11 @@ TEST(Sandbox, FaultTruncateAndStallCutTheBody) {
 TEST(Sandbox, FaultRedirectGzipChunkedTrickleAndUnknownFields) {
   json scenario = small_files(4, 200);
   scenario["unknown_fields"] = true;
-  scenario["faults"] = {{{"target", "file"}, {"file_index", 0}, {"action", "redirect"}, {"status", 307}},
-                        {{"target", "file"}, {"file_index", 1}, {"action", "gzip"}, {"times", nullptr}},
-                        {{"target", "file"}, {"file_index", 2}, {"action", "chunked"}},
-                        {{"target", "file"}, {"file_index", 3}, {"action", "trickle"}, {"bytes", 20000},
-                         {"seconds", 0.2}}};
+  scenario["faults"] = {
+      {{"target", "file"}, {"file_index", 0}, {"action", "redirect"}, {"status", 307}},
+      {{"target", "file"}, {"file_index", 1}, {"action", "gzip"}, {"times", nullptr}},
+      {{"target", "file"}, {"file_index", 2}, {"action", "chunked"}},
+      {{"target", "file"}, {"file_index", 3}, {"action", "trickle"}, {"bytes", 20000}, {"seconds", 0.2}}};
   SandboxProcess sb(scenario);
   Api api(sb);
   auto added = api.add("Bill");
@@ -560,9 +575,9 @@ TEST(Sandbox, FaultRedirectGzipChunkedTrickleAndUnknownFields) {
 TEST(Sandbox, ScenarioRejectsMisplacedNewFaultActions) {
   EXPECT_THROW(mews_sandbox::parse_scenario(json{{"faults", {{{"target", "add"}, {"action", "gzip"}}}}}),
                std::runtime_error);
-  EXPECT_THROW(mews_sandbox::parse_scenario(
-                   json{{"faults", {{{"target", "file"}, {"action", "redirect"}, {"status", 500}}}}}),
-               std::runtime_error);
+  EXPECT_THROW(
+      mews_sandbox::parse_scenario(json{{"faults", {{{"target", "file"}, {"action", "redirect"}, {"status", 500}}}}}),
+      std::runtime_error);
   EXPECT_THROW(mews_sandbox::parse_scenario(json{{"unknown_fields", "yes"}}), std::runtime_error);
   const auto s = mews_sandbox::parse_scenario(
       json{{"unknown_fields", true}, {"faults", {{{"target", "file"}, {"action", "trickle"}}}}});
@@ -589,8 +604,8 @@ TEST(Sandbox, FaultDropFinalNewline) {
 
 TEST(Sandbox, ParallelDownloadsAreServedConcurrently) {
   json scenario = small_files(1, 10);
-  scenario["faults"] = {{{"target", "file"}, {"after", 0}, {"times", 4}, {"action", "stall"}, {"bytes", 10},
-                         {"seconds", 1}}};
+  scenario["faults"] = {
+      {{"target", "file"}, {"after", 0}, {"times", 4}, {"action", "stall"}, {"bytes", 10}, {"seconds", 1}}};
   SandboxProcess sb(scenario);
   Api api(sb);
   json done = api.until_done(api.add_id("Payment"));

@@ -37,11 +37,16 @@ std::uint64_t records_in(const std::string& text) {
 
 // OrderItem: two files of ~1.5 MB; the first transfer of file 0 trickles at
 // ~200 KB/s (so it is still running when the signal comes), later ones are fast.
-const json kSlowFirstTransfer = {
-    {"progression", {{"pending_polls", 1}, {"processing_polls", 1}}},
-    {"entities", {{"OrderItem", {{"files", 2}, {"records_per_file", 2000}}}}},
-    {"faults", {{{"target", "file"}, {"entity", "OrderItem"}, {"file_index", 0}, {"action", "trickle"},
-                 {"bytes", 20000}, {"seconds", 0.1}, {"times", 1}}}}};
+const json kSlowFirstTransfer = {{"progression", {{"pending_polls", 1}, {"processing_polls", 1}}},
+                                 {"entities", {{"OrderItem", {{"files", 2}, {"records_per_file", 2000}}}}},
+                                 {"faults",
+                                  {{{"target", "file"},
+                                    {"entity", "OrderItem"},
+                                    {"file_index", 0},
+                                    {"action", "trickle"},
+                                    {"bytes", 20000},
+                                    {"seconds", 0.1},
+                                    {"times", 1}}}}};
 
 class Signals : public ::testing::Test {
  protected:

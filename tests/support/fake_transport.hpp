@@ -16,8 +16,7 @@ namespace mews_export::testing {
 // to it in chunks of `chunk` bytes (as a real transport would) instead of
 // storing it. A sink that returns false yields an Io error.
 inline Result<HttpResponse> respond(const BodySink* sink, int status, std::string body,
-                                    std::map<std::string, std::string> headers = {},
-                                    std::size_t chunk = 16 * 1024) {
+                                    std::map<std::string, std::string> headers = {}, std::size_t chunk = 16 * 1024) {
   HttpResponse response;
   response.status = status;
   response.headers = std::move(headers);

@@ -199,13 +199,12 @@ std::optional<std::string> SandboxProcess::file_content(const std::string& expor
   return res->body;
 }
 
-std::string SandboxProcess::output() const {
-  return read_file(dir_ / "stdout.txt") + read_file(dir_ / "stderr.txt");
-}
+std::string SandboxProcess::output() const { return read_file(dir_ / "stdout.txt") + read_file(dir_ / "stderr.txt"); }
 
 // --- run_process ------------------------------------------------------------------
 
-ProcessResult run_process(const std::vector<std::string>& argv_in, const std::map<std::string, std::string>& env_overrides,
+ProcessResult run_process(const std::vector<std::string>& argv_in,
+                          const std::map<std::string, std::string>& env_overrides,
                           const std::optional<std::string>& stdin_text, int timeout_seconds) {
   ProcessResult result;
   if (argv_in.empty()) throw std::invalid_argument("run_process: empty argv");
@@ -306,7 +305,8 @@ ChildProcess::~ChildProcess() {
   fs::remove_all(dir_, ec);
 }
 
-void ChildProcess::start(const std::vector<std::string>& argv_in, const std::map<std::string, std::string>& env_overrides) {
+void ChildProcess::start(const std::vector<std::string>& argv_in,
+                         const std::map<std::string, std::string>& env_overrides) {
   if (argv_in.empty()) throw std::invalid_argument("ChildProcess::start: empty argv");
   if (pid_ > 0 && !status_) throw std::logic_error("ChildProcess::start: a child is still running");
   status_.reset();

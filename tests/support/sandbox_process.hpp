@@ -38,8 +38,7 @@ class TempDir {
 // The destructor sends SIGTERM and reaps the child (SIGKILL after 5 s).
 class SandboxProcess {
  public:
-  explicit SandboxProcess(const nlohmann::json& scenario = nullptr,
-                          const std::vector<std::string>& extra_args = {});
+  explicit SandboxProcess(const nlohmann::json& scenario = nullptr, const std::vector<std::string>& extra_args = {});
   ~SandboxProcess();
   SandboxProcess(const SandboxProcess&) = delete;
   SandboxProcess& operator=(const SandboxProcess&) = delete;
@@ -86,8 +85,7 @@ struct ProcessResult {
 // sets the variable). Fails the process after `timeout_seconds` with SIGKILL.
 ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::map<std::string, std::string>& env_overrides = {},
-                          const std::optional<std::string>& stdin_text = std::nullopt,
-                          int timeout_seconds = 120);
+                          const std::optional<std::string>& stdin_text = std::nullopt, int timeout_seconds = 120);
 
 // A child process running in the background (for signal tests): the same
 // environment rules as run_process(), stdin from /dev/null, stdout and stderr

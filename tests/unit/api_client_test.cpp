@@ -20,7 +20,8 @@ struct ApiFixture : ::testing::Test {
 };
 
 json export_json(const std::string& id, const std::string& status = "Pending") {
-  return {{"Id", id}, {"Status", status}, {"EntityType", "OrderItem"}, {"Files", json::array()}, {"ExpiresUtc", nullptr}};
+  return {
+      {"Id", id}, {"Status", status}, {"EntityType", "OrderItem"}, {"Files", json::array()}, {"ExpiresUtc", nullptr}};
 }
 
 }  // namespace
@@ -62,9 +63,8 @@ TEST_F(ApiFixture, UnauthorisedAndForbiddenAreRefusedWithoutRetry) {
   for (int status : {401, 403}) {
     FakeTransport t;
     ApiClient client{t, clock, api.options()};
-    t.on("/exports/getAll", [status](const HttpRequest&, const BodySink* sink) {
-      return respond(sink, status, R"({"Message":"nope"})");
-    });
+    t.on("/exports/getAll",
+         [status](const HttpRequest&, const BodySink* sink) { return respond(sink, status, R"({"Message":"nope"})"); });
     const std::vector<std::string> ids{"x"};
     auto answer = client.get_exports(ids);
     ASSERT_FALSE(answer);
@@ -127,7 +127,8 @@ TEST_F(ApiFixture, GetAllSplitsMoreThanAThousandIds) {
 }
 
 TEST_F(ApiFixture, MalformedSuccessBodyIsAProtocolError) {
-  transport.on("/exports/getAll", [](const HttpRequest&, const BodySink* sink) { return respond(sink, 200, "<html>"); });
+  transport.on("/exports/getAll",
+               [](const HttpRequest&, const BodySink* sink) { return respond(sink, 200, "<html>"); });
   const std::vector<std::string> ids{"a"};
   auto answer = api.get_exports(ids);
   ASSERT_FALSE(answer);

@@ -116,10 +116,10 @@ FakeTransport::Handler serve(std::string body, bool honour_range = true) {
       const auto from = *r.range_from;
       const auto total = std::to_string(body.size());
       if (from >= body.size()) return respond(sink, 416, "", {{"content-range", "bytes */" + total}});
-      return respond(sink, 206, body.substr(from),
-                     {{"content-range", "bytes " + std::to_string(from) + "-" + std::to_string(body.size() - 1) +
-                                            "/" + total}},
-                     7);
+      return respond(
+          sink, 206, body.substr(from),
+          {{"content-range", "bytes " + std::to_string(from) + "-" + std::to_string(body.size() - 1) + "/" + total}},
+          7);
     }
     return respond(sink, 200, body, {}, 7);
   };
@@ -287,13 +287,14 @@ TEST_F(DownloaderTest, TruncatedTransferIsResumedWithRange) {
   const std::string body = make_lines(40, "t");
   const auto exp = make_export("exp-trunc", {body});
   auto calls = std::make_shared<std::atomic<int>>(0);
-  transport.on(route(0), [body, calls, h = serve(body)](const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
-    if ((*calls)++ == 0) {
-      (*sink)(std::string_view(body).substr(0, 100));
-      return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
-    }
-    return h(r, sink);
-  });
+  transport.on(route(0),
+               [body, calls, h = serve(body)](const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
+                 if ((*calls)++ == 0) {
+                   (*sink)(std::string_view(body).substr(0, 100));
+                   return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
+                 }
+                 return h(r, sink);
+               });
   Downloader downloader(transport, clock, nullptr);
   auto result = downloader.download(exp, dir_options());
   ASSERT_TRUE(result) << result.error().message;
@@ -312,14 +313,15 @@ TEST_F(DownloaderTest, ServerIgnoringRangeRestartsCleanly) {
   const std::string body = make_lines(40, "r");
   const auto exp = make_export("exp-norange", {body});
   auto calls = std::make_shared<std::atomic<int>>(0);
-  transport.on(route(0), [body, calls, h = serve(body, /*honour_range=*/false)](
-                             const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
-    if ((*calls)++ == 0) {
-      (*sink)(std::string_view(body).substr(0, 100));
-      return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
-    }
-    return h(r, sink);  // 200 with the whole file
-  });
+  transport.on(route(0),
+               [body, calls, h = serve(body, /*honour_range=*/false)](const HttpRequest& r,
+                                                                      const BodySink* sink) -> Result<HttpResponse> {
+                 if ((*calls)++ == 0) {
+                   (*sink)(std::string_view(body).substr(0, 100));
+                   return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
+                 }
+                 return h(r, sink);  // 200 with the whole file
+               });
   Downloader downloader(transport, clock, nullptr);
   auto result = downloader.download(exp, dir_options());
   ASSERT_TRUE(result) << result.error().message;
@@ -333,15 +335,16 @@ TEST_F(DownloaderTest, WrongContentRangeRestartsFromZero) {
   const std::string body = make_lines(30, "w");
   const auto exp = make_export("exp-cr", {body});
   auto calls = std::make_shared<std::atomic<int>>(0);
-  transport.on(route(0), [body, calls, h = serve(body)](const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
-    const int n = (*calls)++;
-    if (n == 0) {
-      (*sink)(std::string_view(body).substr(0, 100));
-      return std::unexpected(Error{.kind = ErrorKind::Network, .message = "reset"});
-    }
-    if (n == 1) return respond(sink, 206, body.substr(150), {{"content-range", "bytes 150-999/1000"}});
-    return h(r, sink);
-  });
+  transport.on(route(0),
+               [body, calls, h = serve(body)](const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
+                 const int n = (*calls)++;
+                 if (n == 0) {
+                   (*sink)(std::string_view(body).substr(0, 100));
+                   return std::unexpected(Error{.kind = ErrorKind::Network, .message = "reset"});
+                 }
+                 if (n == 1) return respond(sink, 206, body.substr(150), {{"content-range", "bytes 150-999/1000"}});
+                 return h(r, sink);
+               });
   Downloader downloader(transport, clock, nullptr);
   auto result = downloader.download(exp, dir_options());
   ASSERT_TRUE(result) << result.error().message;
@@ -612,14 +615,15 @@ TEST_F(DownloaderTest, StreamModeResumeDoesNotRepeatBytes) {
   const std::string body = make_lines(30, "s");
   const auto exp = make_export("exp-sresume", {body});
   auto calls = std::make_shared<std::atomic<int>>(0);
-  transport.on(route(0), [body, calls, h = serve(body, /*honour_range=*/false)](
-                             const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
-    if ((*calls)++ == 0) {
-      (*sink)(std::string_view(body).substr(0, 100));
-      return std::unexpected(Error{.kind = ErrorKind::Network, .message = "reset"});
-    }
-    return h(r, sink);  // ignores Range: the whole file again
-  });
+  transport.on(route(0),
+               [body, calls, h = serve(body, /*honour_range=*/false)](const HttpRequest& r,
+                                                                      const BodySink* sink) -> Result<HttpResponse> {
+                 if ((*calls)++ == 0) {
+                   (*sink)(std::string_view(body).substr(0, 100));
+                   return std::unexpected(Error{.kind = ErrorKind::Network, .message = "reset"});
+                 }
+                 return h(r, sink);  // ignores Range: the whole file again
+               });
   StreamFile out;
   DownloadOptions options;
   options.out_stream = out.get();

@@ -68,7 +68,8 @@ TEST(Model, AddRequestSerialisesOnlyWhatWasGiven) {
 }
 
 TEST(Model, PublicJsonStripsUrlSignaturesUnlessAsked) {
-  auto e = parse_export(json::parse(R"({"Id": "e", "Status": "Success", "Files": [{"Url": "https://h/f/1?expires=1&signature=abc", "SizeInBytes": 1}]})"));
+  auto e = parse_export(json::parse(
+      R"({"Id": "e", "Status": "Success", "Files": [{"Url": "https://h/f/1?expires=1&signature=abc", "SizeInBytes": 1}]})"));
   ASSERT_TRUE(e);
   EXPECT_EQ(export_to_public_json(*e)["Files"][0]["Url"], "https://h/f/1");
   EXPECT_EQ(export_to_public_json(*e, true)["Files"][0]["Url"], "https://h/f/1?expires=1&signature=abc");

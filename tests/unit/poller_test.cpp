@@ -68,9 +68,8 @@ TEST_F(PollerFixture, TimesOutWithTheUnfinishedIds) {
 }
 
 TEST_F(PollerFixture, MissingIdIsNotFound) {
-  transport.on("/exports/getAll", [](const HttpRequest&, const BodySink* sink) {
-    return respond(sink, 200, R"({"Exports":[]})");
-  });
+  transport.on("/exports/getAll",
+               [](const HttpRequest&, const BodySink* sink) { return respond(sink, 200, R"({"Exports":[]})"); });
   const std::vector<std::string> ids{"ghost"};
   auto result = wait_for_exports(api, clock, ids, {});
   ASSERT_FALSE(result);

@@ -46,8 +46,9 @@ TEST(Validate, RejectsEveryInvalidTimeInput) {
   EXPECT_EQ(rejected({.entity = "Bill", .updated_from = "2026-11-01", .updated_to = "2026-11-31"}).kind,
             ErrorKind::Usage);
   // start after end
-  EXPECT_NE(rejected({.entity = "Bill", .updated_from = "2026-11-10", .updated_to = "2026-11-01"}).message.find("after"),
-            std::string::npos);
+  EXPECT_NE(
+      rejected({.entity = "Bill", .updated_from = "2026-11-10", .updated_to = "2026-11-01"}).message.find("after"),
+      std::string::npos);
   // end less than 5 minutes ago
   EXPECT_NE(rejected({.entity = "Bill", .updated_from = "2026-11-01", .updated_to = "2026-11-28T11:58:00Z"})
                 .message.find("5 minutes"),

@@ -53,8 +53,9 @@ int main() {
   args.updated_from = "2026-11-01";
   args.updated_to = "2026-11-02T00:00:00Z";
   const auto request = me::build_add_request(args, now);
-  check("add_request", request ? me::to_json(*request).dump() : "error: " + request.error().message,
-        R"({"EntityType":"Reservation","Filters":{"UpdatedUtc":{"EndUtc":"2026-11-02T00:00:00Z","StartUtc":"2026-11-01T00:00:00Z"}}})");
+  check(
+      "add_request", request ? me::to_json(*request).dump() : "error: " + request.error().message,
+      R"({"EntityType":"Reservation","Filters":{"UpdatedUtc":{"EndUtc":"2026-11-02T00:00:00Z","StartUtc":"2026-11-01T00:00:00Z"}}})");
 
   me::AddArguments bad;
   bad.entity = "LedgerEntry";  // without posting dates: rejected locally

@@ -24,9 +24,10 @@ using nlohmann::json;
 namespace {
 
 const json kFastScenario = {{"progression", {{"pending_polls", 1}, {"processing_polls", 1}}},
-                            {"entities", {{"*", {{"files", 2}, {"records_per_file", 300}}},
-                                          {"OrderItem", {{"files", 3}, {"records_per_file", 500}}},
-                                          {"Company", {{"files", 0}}}}},
+                            {"entities",
+                             {{"*", {{"files", 2}, {"records_per_file", 300}}},
+                              {"OrderItem", {{"files", 3}, {"records_per_file", 500}}},
+                              {"Company", {{"files", 0}}}}},
                             {"failed_entities", {"AvailabilityBlock"}}};
 
 std::string read_file(const std::filesystem::path& path) {
@@ -143,11 +144,10 @@ TEST_F(Cli, StdoutPipedIntoJqYieldsEveryRecordOnce) {
   const std::string command = std::string(MEWS_EXPORT_BIN) +
                               " run --entity Reservation --stdout --interval 50ms | jq -c .Id | sort | uniq -c | "
                               "awk '$1 != 1 {dup++} END {print NR, dup + 0}'";
-  const auto r = run_process({"/bin/sh", "-c", command},
-                             {{"MEWS_PLATFORM", sandbox_.url()},
-                              {"MEWS_CLIENT_TOKEN", sandbox_.client_token()},
-                              {"MEWS_ACCESS_TOKEN", sandbox_.access_token()},
-                              {"MEWS_EXPORT_STATE_DIR", (dir_ / "state").string()}});
+  const auto r = run_process({"/bin/sh", "-c", command}, {{"MEWS_PLATFORM", sandbox_.url()},
+                                                          {"MEWS_CLIENT_TOKEN", sandbox_.client_token()},
+                                                          {"MEWS_ACCESS_TOKEN", sandbox_.access_token()},
+                                                          {"MEWS_EXPORT_STATE_DIR", (dir_ / "state").string()}});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   EXPECT_EQ(r.stdout_text, "600 0\n");  // 600 distinct ids, none repeated
 }
@@ -259,12 +259,14 @@ TEST_F(Cli, MissingOrInsecureSettingsExit2) {
 
 TEST_F(Cli, TokensComeFromFiles) {
   std::ofstream(dir_ / "access") << sandbox_.access_token() << "\n";
-  std::filesystem::permissions(dir_ / "access", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::permissions(dir_ / "access",
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   const auto r = cli({"add", "--entity", "Bill", "--access-token-file", (dir_ / "access").string()},
                      {{"MEWS_ACCESS_TOKEN", "wrong-token-ignored"}});
   EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
   EXPECT_EQ(r.stderr_text.find("readable by other"), std::string::npos);
-  std::filesystem::permissions(dir_ / "access", std::filesystem::perms::others_read, std::filesystem::perm_options::add);
+  std::filesystem::permissions(dir_ / "access", std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
   const auto warned = cli({"status", "x", "--access-token-file", (dir_ / "access").string()});
   EXPECT_NE(warned.stderr_text.find("readable by other"), std::string::npos);
 }
@@ -325,7 +327,8 @@ TEST_F(Cli, PendingExportThatIsNotOursExits75) {
 
 TEST_F(Cli, SecondRunOfTheSameJobExits75WhileTheLockIsHeld) {
   AddArguments args{.entity = "Bill"};
-  const auto request = build_add_request(args, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  const auto request =
+      build_add_request(args, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
   ASSERT_TRUE(request);
   const auto key = make_job_key(sandbox_.url(), sandbox_.client_token(), sandbox_.access_token(), args, *request);
   SystemClock clock;
@@ -383,7 +386,8 @@ namespace {
 class CliWrongLength : public Cli {
  protected:
   CliWrongLength()
-      : Cli(json{{"faults", {{{"target", "file"}, {"action", "extra_bytes"}, {"file_index", 1}, {"times", nullptr}}}}}) {}
+      : Cli(json{
+            {"faults", {{{"target", "file"}, {"action", "extra_bytes"}, {"file_index", 1}, {"times", nullptr}}}}}) {}
 };
 
 }  // namespace
@@ -444,7 +448,8 @@ TEST_F(Cli, ConfigProfileSuppliesSettingsAndFlagsAndEnvWin) {
   std::filesystem::permissions(dir_ / "access", std::filesystem::perms::owner_read);
   write_config(dir_, "[profiles.default]\nplatform = \"" + sandbox_.url() + "\"\naccess_token_file = \"" +
                          (dir_ / "access").string() + "\"\ninterval = \"50ms\"\noutput_dir = \"" +
-                         (dir_ / "from-profile").string() + "\"\nparallel = 2\n\n[profiles.other]\nplatform = \"demo\"\n");
+                         (dir_ / "from-profile").string() +
+                         "\"\nparallel = 2\n\n[profiles.other]\nplatform = \"demo\"\n");
   // No platform/access token in the environment: both come from the profile.
   const auto r = cli({"run", "--entity", "Bill"}, {{"MEWS_PLATFORM", ""}, {"MEWS_ACCESS_TOKEN", ""}});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
@@ -628,8 +633,8 @@ class SmallDisk {
 TEST_F(Cli, FullDiskExits1NamingThePathAndKeepsWhatWasWritten) {
   SmallDisk disk(dir_ / "small", "size=1m");
   if (!disk.mounted()) GTEST_SKIP() << "needs root to mount a small tmpfs";
-  const auto r = cli({"run", "--entity", "OrderItem", "-o", (dir_ / "small").string(), "--interval", "50ms",
-                      "--parallel", "1"});
+  const auto r =
+      cli({"run", "--entity", "OrderItem", "-o", (dir_ / "small").string(), "--interval", "50ms", "--parallel", "1"});
   EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find((dir_ / "small").string()), std::string::npos) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("disk space"), std::string::npos) << r.stderr_text;
@@ -650,4 +655,55 @@ TEST_F(Cli, ReadOnlyFileSystemExits1WithAClearMessage) {
   EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find((dir_ / "ro").string()), std::string::npos) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("ead-only"), std::string::npos) << r.stderr_text;
+}
+
+TEST_F(Cli, WaitLockWaitsForTheOtherRunThenProceeds) {
+  AddArguments args{.entity = "Customer"};
+  const auto request =
+      build_add_request(args, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  ASSERT_TRUE(request);
+  const auto key = make_job_key(sandbox_.url(), sandbox_.client_token(), sandbox_.access_token(), args, *request);
+  SystemClock clock;
+  auto lock = JobLock::acquire(dir_ / "state", key.lock_name(), false, clock);
+  ASSERT_TRUE(lock);
+
+  ChildProcess second;
+  second.start({MEWS_EXPORT_BIN, "run", "--entity", "Customer", "-o", (dir_ / "out").string(), "--interval", "50ms",
+                "--wait-lock"},
+               {{"MEWS_PLATFORM", sandbox_.url()},
+                {"MEWS_CLIENT_TOKEN", sandbox_.client_token()},
+                {"MEWS_ACCESS_TOKEN", sandbox_.access_token()},
+                {"MEWS_EXPORT_STATE_DIR", (dir_ / "state").string()},
+                {"XDG_CONFIG_HOME", (dir_ / "config").string()}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_TRUE(second.running()) << "it should wait for the lock";
+  EXPECT_EQ(api_requests(), 0u) << "nothing may be sent while another run holds the lock";
+  { auto released = std::move(*lock); }  // the first run ends
+  const auto r = second.wait(60);
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+  expect_no_secrets(r.stderr_text);
+  EXPECT_EQ(adds(), 1u);
+}
+
+namespace {
+
+class CliTimedProgression : public Cli {
+ protected:
+  CliTimedProgression() : Cli(json{{"progression", {{"pending_seconds", 1}, {"processing_seconds", 1}}}}) {}
+};
+
+}  // namespace
+
+TEST_F(CliTimedProgression, WaitPendingRetriesTheAddUntilThePendingExportIsDone) {
+  // Started elsewhere: not in our journal, so its id cannot be known.
+  const auto other = cli({"add", "--entity", "Reservation"}, {{"MEWS_EXPORT_STATE_DIR", (dir_ / "other").string()}});
+  ASSERT_EQ(other.exit_code, 0);
+  const auto r = cli({"run", "--entity", "Reservation", "-o", (dir_ / "out").string(), "--interval", "300ms",
+                      "--timeout", "60s", "--wait-pending"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("already pending"), std::string::npos) << r.stderr_text;
+  EXPECT_EQ(adds(), 2u);  // the other one, then ours once the API accepted it
+  const auto ours = lines_of(r.stdout_text);
+  ASSERT_EQ(ours.size(), 1u);
+  EXPECT_EQ(std::filesystem::path(ours[0]).parent_path(), dir_ / "out");
 }

@@ -707,3 +707,95 @@ TEST_F(CliTimedProgression, WaitPendingRetriesTheAddUntilThePendingExportIsDone)
   ASSERT_EQ(ours.size(), 1u);
   EXPECT_EQ(std::filesystem::path(ours[0]).parent_path(), dir_ / "out");
 }
+
+namespace {
+
+// The schemas of docs/cli.md "JSON output".
+void expect_export_object(const json& e) {
+  ASSERT_TRUE(e.is_object()) << e.dump();
+  EXPECT_TRUE(e["Id"].is_string());
+  EXPECT_TRUE(e["Status"].is_string());
+  EXPECT_TRUE(e["EntityType"].is_string());
+  EXPECT_TRUE(e["Scope"].is_object() || e["Scope"].is_null());
+  EXPECT_TRUE(e["Filters"].is_object() || e["Filters"].is_null());
+  EXPECT_TRUE(e["ExpiresUtc"].is_string() || e["ExpiresUtc"].is_null());
+  ASSERT_TRUE(e["Files"].is_array());
+  for (const auto& f : e["Files"]) {
+    EXPECT_TRUE(f["Url"].is_string());
+    EXPECT_EQ(f["Url"].get<std::string>().find('?'), std::string::npos);
+    EXPECT_TRUE(f["SizeInBytes"].is_number_unsigned());
+  }
+}
+
+void expect_manifest(const json& m, bool with_directory) {
+  ASSERT_TRUE(m.is_object()) << m.dump();
+  for (const char* key : {"ExportId", "EntityType", "CompletedUtc"}) EXPECT_TRUE(m[key].is_string()) << key;
+  EXPECT_TRUE(m["ExpiresUtc"].is_string() || m["ExpiresUtc"].is_null());
+  EXPECT_EQ(m.contains("Directory"), with_directory);
+  if (with_directory) {
+    EXPECT_TRUE(m["Directory"].is_string());
+  }
+  ASSERT_TRUE(m["Files"].is_array());
+  for (const auto& f : m["Files"]) {
+    EXPECT_TRUE(f["Name"].is_string());
+    EXPECT_TRUE(f["SizeInBytes"].is_number_unsigned());
+    EXPECT_TRUE(f["Lines"].is_number_unsigned());
+    ASSERT_TRUE(f["Sha256"].is_string());
+    EXPECT_EQ(f["Sha256"].get<std::string>().size(), 64u);
+  }
+}
+
+}  // namespace
+
+TEST_F(Cli, EveryJsonOutputMatchesTheDocumentedSchema) {
+  const auto added = cli({"add", "--entity", "Bill", "--json"});
+  ASSERT_EQ(added.exit_code, 0) << added.stderr_text;
+  const auto created = json::parse(added.stdout_text);
+  expect_export_object(created);
+  EXPECT_EQ(created["Status"], "Pending");
+  const std::string id = created["Id"];
+
+  const auto waited = cli({"wait", id, "--interval", "50ms", "--json"});
+  ASSERT_EQ(waited.exit_code, 0);
+  const auto finished = json::parse(waited.stdout_text);
+  ASSERT_TRUE(finished.is_array());
+  ASSERT_EQ(finished.size(), 1u);
+  expect_export_object(finished[0]);
+  EXPECT_EQ(finished[0]["Status"], "Success");
+
+  const auto status = cli({"status", id, "--json"});
+  expect_export_object(json::parse(status.stdout_text).at(0));
+
+  const auto downloaded = cli({"download", id, "-o", (dir_ / "out").string(), "--json"});
+  ASSERT_EQ(downloaded.exit_code, 0) << downloaded.stderr_text;
+  const auto manifest = json::parse(downloaded.stdout_text);
+  expect_manifest(manifest, true);
+  EXPECT_EQ(manifest["Directory"], (dir_ / "out" / id).string());
+  expect_manifest(json::parse(read_file(dir_ / "out" / id / kManifestName)), false);
+
+  const auto ran = cli({"run", "--entity", "Payment", "-o", (dir_ / "out").string(), "--interval", "50ms", "--json"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.stderr_text;
+  expect_manifest(json::parse(ran.stdout_text), true);
+
+  for (const auto& entry : json::parse(cli({"list", "--json"}).stdout_text)) {
+    for (const char* key :
+         {"Id", "Platform", "TokenFingerprint", "EntityType", "Status", "CreatedUtc", "UpdatedUtc", "Output"}) {
+      EXPECT_TRUE(entry[key].is_string()) << key;
+    }
+    EXPECT_TRUE(entry["Downloaded"].is_boolean());
+    EXPECT_TRUE(entry["EnterpriseIds"].is_array());
+    if (!entry["Export"].is_null()) {
+      expect_export_object(entry["Export"]);
+    }
+  }
+  const auto settings = json::parse(cli({"config", "--json"}).stdout_text);
+  EXPECT_TRUE(settings["ConfigFile"].is_string());
+  EXPECT_TRUE(settings["ConfigFileExists"].is_boolean());
+  EXPECT_TRUE(settings["Profile"]["Loaded"].is_boolean());
+  for (const char* name : {"platform", "client", "client_token", "access_token", "state_dir", "ca_bundle",
+                           "allow_insecure_http", "output_dir", "interval", "timeout", "parallel"}) {
+    const auto& s = settings["Settings"][name];
+    EXPECT_TRUE(s["Value"].is_string() || s["Value"].is_null()) << name;
+    EXPECT_TRUE(s["Source"].is_string()) << name;
+  }
+}

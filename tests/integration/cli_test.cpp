@@ -15,6 +15,7 @@
 #include "mews_export/journal.hpp"
 #include "mews_export/validate.hpp"
 #include "sha256.hpp"
+#include "support/export_checks.hpp"
 #include "support/sandbox_process.hpp"
 
 using namespace mews_export;
@@ -29,20 +30,6 @@ const json kFastScenario = {{"progression", {{"pending_polls", 1}, {"processing_
                               {"OrderItem", {{"files", 3}, {"records_per_file", 500}}},
                               {"Company", {{"files", 0}}}}},
                             {"failed_entities", {"AvailabilityBlock"}}};
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
 
 class Cli : public ::testing::Test {
  protected:
@@ -63,11 +50,7 @@ class Cli : public ::testing::Test {
     return result;
   }
 
-  void expect_no_secrets(const std::string& text) {
-    EXPECT_EQ(text.find(sandbox_.client_token()), std::string::npos) << "client token leaked:\n" << text;
-    EXPECT_EQ(text.find(sandbox_.access_token()), std::string::npos) << "access token leaked:\n" << text;
-    EXPECT_EQ(text.find("signature="), std::string::npos) << "URL signature leaked:\n" << text;
-  }
+  void expect_no_secrets(const std::string& text) { mews_export::testing::expect_no_secrets(sandbox_, text); }
 
   std::uint64_t api_requests() { return sandbox_.stats()["api_requests_total"].get<std::uint64_t>(); }
   std::uint64_t adds() {
@@ -77,31 +60,8 @@ class Cli : public ::testing::Test {
     return n;
   }
 
-  // Checks DIR/<id>/ against the server's files: bytes, manifest, no leftovers.
   void expect_export_matches_server(const std::filesystem::path& dir, const std::string& id) {
-    const auto manifest = json::parse(read_file(dir / kManifestName));
-    EXPECT_EQ(manifest["ExportId"], id);
-    for (const char* key : {"EntityType", "Scope", "Filters", "ExpiresUtc", "CompletedUtc", "Files"}) {
-      EXPECT_TRUE(manifest.contains(key)) << key;
-    }
-    std::set<std::string> expected_names{kManifestName};
-    for (std::size_t i = 0; i < manifest["Files"].size(); ++i) {
-      const auto& entry = manifest["Files"][i];
-      const std::string name = entry["Name"];
-      expected_names.insert(name);
-      EXPECT_EQ(name, part_file_name(i));
-      const auto served = sandbox_.file_content(id, i);
-      ASSERT_TRUE(served);
-      const auto local = read_file(dir / name);
-      EXPECT_TRUE(local == *served) << name << " differs from the server's bytes";
-      EXPECT_EQ(entry["SizeInBytes"].template get<std::uint64_t>(), served->size());
-      EXPECT_EQ(entry["Sha256"], detail::sha256_hex(*served));
-      EXPECT_EQ(entry["Lines"].template get<std::uint64_t>(),
-                static_cast<std::uint64_t>(std::count(served->begin(), served->end(), '\n')));
-    }
-    std::set<std::string> names;
-    for (const auto& item : std::filesystem::directory_iterator(dir)) names.insert(item.path().filename().string());
-    EXPECT_EQ(names, expected_names) << "leftover or missing files in " << dir;
+    mews_export::testing::expect_export_matches_server(sandbox_, dir, id);
   }
 
   SandboxProcess sandbox_;

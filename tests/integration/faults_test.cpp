@@ -15,6 +15,7 @@
 
 #include "mews_export/downloader.hpp"
 #include "sha256.hpp"
+#include "support/export_checks.hpp"
 #include "support/sandbox_process.hpp"
 
 using namespace mews_export;
@@ -22,26 +23,6 @@ using namespace mews_export::testing;
 using nlohmann::json;
 
 namespace {
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
-// Records in a JSON Lines text: newlines, plus a last line without its '\n'.
-std::uint64_t records_in(const std::string& text) {
-  auto n = static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n'));
-  return n + (!text.empty() && text.back() != '\n' ? 1 : 0);
-}
 
 // An HTTP-date (IMF-fixdate) `seconds` from now.
 std::string http_date_in(int seconds) {
@@ -114,11 +95,7 @@ class FaultsBase {
     return env;
   }
 
-  void expect_no_secrets(const std::string& text) {
-    EXPECT_EQ(text.find(sandbox_.client_token()), std::string::npos) << "client token leaked:\n" << text;
-    EXPECT_EQ(text.find(sandbox_.access_token()), std::string::npos) << "access token leaked:\n" << text;
-    EXPECT_EQ(text.find("signature="), std::string::npos) << "URL signature leaked:\n" << text;
-  }
+  void expect_no_secrets(const std::string& text) { mews_export::testing::expect_no_secrets(sandbox_, text); }
 
   std::uint64_t adds() {
     std::uint64_t n = 0;
@@ -127,37 +104,19 @@ class FaultsBase {
     return n;
   }
 
-  // DIR/<id>/ against the server's files: bytes, manifest, no leftovers.
+  // The shared checks, plus: exactly one export on the server, and line counts
+  // equal to the records the server generated.
   void expect_export_matches_server(const std::filesystem::path& dir, const std::string& id) {
-    ASSERT_TRUE(std::filesystem::exists(dir / kManifestName)) << dir;
+    mews_export::testing::expect_export_matches_server(sandbox_, dir, id);
     const auto manifest = json::parse(read_file(dir / kManifestName));
-    EXPECT_EQ(manifest["ExportId"], id);
-    for (const char* key : {"EntityType", "Scope", "Filters", "ExpiresUtc", "CompletedUtc", "Files"}) {
-      EXPECT_TRUE(manifest.contains(key)) << key;
-    }
     const auto server = sandbox_.exports();
     ASSERT_EQ(server.size(), 1u);
     EXPECT_EQ(manifest["EntityType"], server[0]["EntityType"]);
     ASSERT_EQ(manifest["Files"].size(), server[0]["Files"].size());
-    std::set<std::string> expected_names{kManifestName};
     for (std::size_t i = 0; i < manifest["Files"].size(); ++i) {
-      const auto& entry = manifest["Files"][i];
-      const std::string name = entry["Name"];
-      expected_names.insert(name);
-      EXPECT_EQ(name, part_file_name(i));
-      const auto served = sandbox_.file_content(id, i);
-      ASSERT_TRUE(served);
-      const auto local = read_file(dir / name);
-      EXPECT_TRUE(local == *served) << name << " differs from the server's bytes (" << local.size() << " vs "
-                                    << served->size() << " bytes)";
-      EXPECT_EQ(entry["SizeInBytes"].get<std::uint64_t>(), served->size());
-      EXPECT_EQ(entry["Sha256"], detail::sha256_hex(*served));
-      EXPECT_EQ(entry["Lines"].get<std::uint64_t>(), records_in(*served));
-      EXPECT_EQ(entry["Lines"].get<std::uint64_t>(), server[0]["Files"][i]["Records"].get<std::uint64_t>());
+      EXPECT_EQ(manifest["Files"][i]["Lines"].get<std::uint64_t>(),
+                server[0]["Files"][i]["Records"].get<std::uint64_t>());
     }
-    std::set<std::string> names;
-    for (const auto& item : std::filesystem::directory_iterator(dir)) names.insert(item.path().filename().string());
-    EXPECT_EQ(names, expected_names) << "leftover or missing files in " << dir;
   }
 
   // The server's files of `id`, concatenated as --stdout must write them.

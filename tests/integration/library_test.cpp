@@ -9,6 +9,7 @@
 #include "mews_export/downloader.hpp"
 #include "mews_export/poller.hpp"
 #include "sha256.hpp"
+#include "support/export_checks.hpp"
 #include "support/sandbox_process.hpp"
 
 using namespace mews_export;
@@ -41,13 +42,6 @@ class Library : public ::testing::Test {
   ApiClient api_;
   TempDir dir_{"mews-lib"};
 };
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 }  // namespace
 

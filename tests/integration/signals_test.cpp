@@ -14,6 +14,7 @@
 
 #include "mews_export/downloader.hpp"
 #include "sha256.hpp"
+#include "support/export_checks.hpp"
 #include "support/sandbox_process.hpp"
 
 using namespace mews_export;
@@ -22,18 +23,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::uint64_t records_in(const std::string& text) {
-  auto n = static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n'));
-  return n + (!text.empty() && text.back() != '\n' ? 1 : 0);
-}
 
 // OrderItem: two files of ~1.5 MB; the first transfer of file 0 trickles at
 // ~200 KB/s (so it is still running when the signal comes), later ones are fast.
@@ -70,11 +59,8 @@ class Signals : public ::testing::Test {
   }
 
   void expect_no_secrets(const ProcessResult& r) {
-    for (const std::string* text : {&r.stdout_text, &r.stderr_text}) {
-      EXPECT_EQ(text->find(sandbox_.client_token()), std::string::npos) << "client token leaked:\n" << *text;
-      EXPECT_EQ(text->find(sandbox_.access_token()), std::string::npos) << "access token leaked:\n" << *text;
-      EXPECT_EQ(text->find("signature="), std::string::npos) << "URL signature leaked:\n" << *text;
-    }
+    mews_export::testing::expect_no_secrets(sandbox_, r.stdout_text);
+    mews_export::testing::expect_no_secrets(sandbox_, r.stderr_text);
   }
 
   // The first `.part` file under out/, or empty.
@@ -115,26 +101,8 @@ class Signals : public ::testing::Test {
   }
 
   void expect_export_matches_server(const fs::path& dir, const std::string& id) {
-    ASSERT_TRUE(fs::exists(dir / kManifestName)) << dir;
-    const auto manifest = json::parse(read_file(dir / kManifestName));
-    EXPECT_EQ(manifest["ExportId"], id);
-    std::set<std::string> expected_names{kManifestName};
-    for (std::size_t i = 0; i < manifest["Files"].size(); ++i) {
-      const auto& entry = manifest["Files"][i];
-      const std::string name = entry["Name"];
-      expected_names.insert(name);
-      EXPECT_EQ(name, part_file_name(i));
-      const auto served = sandbox_.file_content(id, i);
-      ASSERT_TRUE(served);
-      EXPECT_TRUE(read_file(dir / name) == *served) << name << " differs from the server's bytes";
-      EXPECT_EQ(entry["SizeInBytes"].get<std::uint64_t>(), served->size());
-      EXPECT_EQ(entry["Sha256"], detail::sha256_hex(*served));
-      EXPECT_EQ(entry["Lines"].get<std::uint64_t>(), records_in(*served));
-    }
-    EXPECT_EQ(manifest["Files"].size(), 2u);
-    std::set<std::string> names;
-    for (const auto& item : fs::directory_iterator(dir)) names.insert(item.path().filename().string());
-    EXPECT_EQ(names, expected_names) << "leftover or missing files in " << dir;
+    mews_export::testing::expect_export_matches_server(sandbox_, dir, id);
+    EXPECT_EQ(json::parse(read_file(dir / kManifestName))["Files"].size(), 2u);
   }
 
   // The one export on the server, after the interrupted run.

@@ -35,22 +35,41 @@ class Cli : public ::testing::Test {
  protected:
   explicit Cli(const json& scenario = kFastScenario) : sandbox_(scenario) {}
 
-  // Runs mews-export with the sandbox's platform and tokens in the environment.
+  // The sandbox's platform and tokens, and this test's state and config dirs
+  // (never the user's own), plus `overrides`.
+  std::map<std::string, std::string> cli_env(std::map<std::string, std::string> overrides = {}) {
+    overrides.try_emplace("MEWS_PLATFORM", sandbox_.url());
+    overrides.try_emplace("MEWS_CLIENT_TOKEN", sandbox_.client_token());
+    overrides.try_emplace("MEWS_ACCESS_TOKEN", sandbox_.access_token());
+    overrides.try_emplace("MEWS_EXPORT_STATE_DIR", (dir_ / "state").string());
+    overrides.try_emplace("XDG_CONFIG_HOME", (dir_ / "config").string());
+    return overrides;
+  }
+
+  // Runs mews-export with cli_env(`env`).
   ProcessResult cli(std::vector<std::string> args, std::map<std::string, std::string> env = {},
                     bool may_show_urls = false) {
     args.insert(args.begin(), MEWS_EXPORT_BIN);
-    env.try_emplace("MEWS_PLATFORM", sandbox_.url());
-    env.try_emplace("MEWS_CLIENT_TOKEN", sandbox_.client_token());
-    env.try_emplace("MEWS_ACCESS_TOKEN", sandbox_.access_token());
-    env.try_emplace("MEWS_EXPORT_STATE_DIR", (dir_ / "state").string());
-    env.try_emplace("XDG_CONFIG_HOME", (dir_ / "config").string());  // never the user's own config
-    auto result = run_process(args, env);
+    auto result = run_process(args, cli_env(std::move(env)));
     expect_no_secrets(result.stderr_text);
     if (!may_show_urls) expect_no_secrets(result.stdout_text);
     return result;
   }
 
   void expect_no_secrets(const std::string& text) { mews_export::testing::expect_no_secrets(sandbox_, text); }
+
+  // Holds the job lock that `run --entity <entity>` takes, as another run would.
+  JobLock hold_job_lock(const std::string& entity) {
+    AddArguments args{.entity = entity};
+    const auto request =
+        build_add_request(args, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+    EXPECT_TRUE(request);
+    const auto key = make_job_key(sandbox_.url(), sandbox_.client_token(), sandbox_.access_token(), args, *request);
+    SystemClock clock;
+    auto lock = JobLock::acquire(dir_ / "state", key.lock_name(), false, clock);
+    EXPECT_TRUE(lock);
+    return std::move(*lock);
+  }
 
   std::uint64_t api_requests() { return sandbox_.stats()["api_requests_total"].get<std::uint64_t>(); }
   std::uint64_t adds() {
@@ -104,10 +123,8 @@ TEST_F(Cli, StdoutPipedIntoJqYieldsEveryRecordOnce) {
   const std::string command = std::string(MEWS_EXPORT_BIN) +
                               " run --entity Reservation --stdout --interval 50ms | jq -c .Id | sort | uniq -c | "
                               "awk '$1 != 1 {dup++} END {print NR, dup + 0}'";
-  const auto r = run_process({"/bin/sh", "-c", command}, {{"MEWS_PLATFORM", sandbox_.url()},
-                                                          {"MEWS_CLIENT_TOKEN", sandbox_.client_token()},
-                                                          {"MEWS_ACCESS_TOKEN", sandbox_.access_token()},
-                                                          {"MEWS_EXPORT_STATE_DIR", (dir_ / "state").string()}});
+  const auto r = run_process({"/bin/sh", "-c", command}, cli_env());
+  expect_no_secrets(r.stderr_text);
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   EXPECT_EQ(r.stdout_text, "600 0\n");  // 600 distinct ids, none repeated
 }
@@ -286,14 +303,7 @@ TEST_F(Cli, PendingExportThatIsNotOursExits75) {
 }
 
 TEST_F(Cli, SecondRunOfTheSameJobExits75WhileTheLockIsHeld) {
-  AddArguments args{.entity = "Bill"};
-  const auto request =
-      build_add_request(args, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
-  ASSERT_TRUE(request);
-  const auto key = make_job_key(sandbox_.url(), sandbox_.client_token(), sandbox_.access_token(), args, *request);
-  SystemClock clock;
-  auto lock = JobLock::acquire(dir_ / "state", key.lock_name(), false, clock);
-  ASSERT_TRUE(lock);
+  auto lock = hold_job_lock("Bill");
   const auto r = cli({"run", "--entity", "Bill", "-o", (dir_ / "out").string()});
   EXPECT_EQ(r.exit_code, 75) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("--wait-lock"), std::string::npos);
@@ -474,13 +484,7 @@ TEST_F(Cli, ProgressIsDrawnOnATerminalOnlyAndNeverWhenPiped) {
   const auto on_tty = [&](const std::string& extra) {
     const std::string command = std::string(MEWS_EXPORT_BIN) + " run --entity Customer -o " + (dir_ / "out").string() +
                                 " --interval 300ms " + extra;
-    return run_process({"/usr/bin/script", "-qefc", command, "/dev/null"},
-                       {{"MEWS_PLATFORM", sandbox_.url()},
-                        {"MEWS_CLIENT_TOKEN", sandbox_.client_token()},
-                        {"MEWS_ACCESS_TOKEN", sandbox_.access_token()},
-                        {"MEWS_EXPORT_STATE_DIR", (dir_ / "state").string()},
-                        {"XDG_CONFIG_HOME", (dir_ / "config").string()},
-                        {"TERM", "xterm"}});
+    return run_process({"/usr/bin/script", "-qefc", command, "/dev/null"}, cli_env({{"TERM", "xterm"}}));
   };
   const auto tty = on_tty("");
   ASSERT_EQ(tty.exit_code, 0) << tty.stdout_text << tty.stderr_text;
@@ -618,27 +622,16 @@ TEST_F(Cli, ReadOnlyFileSystemExits1WithAClearMessage) {
 }
 
 TEST_F(Cli, WaitLockWaitsForTheOtherRunThenProceeds) {
-  AddArguments args{.entity = "Customer"};
-  const auto request =
-      build_add_request(args, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
-  ASSERT_TRUE(request);
-  const auto key = make_job_key(sandbox_.url(), sandbox_.client_token(), sandbox_.access_token(), args, *request);
-  SystemClock clock;
-  auto lock = JobLock::acquire(dir_ / "state", key.lock_name(), false, clock);
-  ASSERT_TRUE(lock);
+  auto lock = hold_job_lock("Customer");
 
   ChildProcess second;
   second.start({MEWS_EXPORT_BIN, "run", "--entity", "Customer", "-o", (dir_ / "out").string(), "--interval", "50ms",
                 "--wait-lock"},
-               {{"MEWS_PLATFORM", sandbox_.url()},
-                {"MEWS_CLIENT_TOKEN", sandbox_.client_token()},
-                {"MEWS_ACCESS_TOKEN", sandbox_.access_token()},
-                {"MEWS_EXPORT_STATE_DIR", (dir_ / "state").string()},
-                {"XDG_CONFIG_HOME", (dir_ / "config").string()}});
+               cli_env());
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_TRUE(second.running()) << "it should wait for the lock";
   EXPECT_EQ(api_requests(), 0u) << "nothing may be sent while another run holds the lock";
-  { auto released = std::move(*lock); }  // the first run ends
+  { auto released = std::move(lock); }  // the first run ends
   const auto r = second.wait(60);
   EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
   expect_no_secrets(r.stderr_text);

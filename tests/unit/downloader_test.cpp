@@ -125,6 +125,20 @@ FakeTransport::Handler serve(std::string body, bool honour_range = true) {
   };
 }
 
+// The first request gets the first `cut_at` bytes of `body`, then a connection
+// reset; later ones are served by serve(body, honour_range).
+FakeTransport::Handler reset_once_then_serve(const std::string& body, std::size_t cut_at, bool honour_range = true) {
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  return [body, cut_at, calls, h = serve(body, honour_range)](const HttpRequest& r,
+                                                              const BodySink* sink) -> Result<HttpResponse> {
+    if ((*calls)++ == 0) {
+      (*sink)(std::string_view(body).substr(0, cut_at));
+      return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
+    }
+    return h(r, sink);
+  };
+}
+
 class DownloaderTest : public ::testing::Test {
  protected:
   void SetUp() override { reset_cancel(); }
@@ -286,15 +300,7 @@ TEST_F(DownloaderTest, BodyAlwaysShorterThanAnnouncedFailsVerificationAfterRetri
 TEST_F(DownloaderTest, TruncatedTransferIsResumedWithRange) {
   const std::string body = make_lines(40, "t");
   const auto exp = make_export("exp-trunc", {body});
-  auto calls = std::make_shared<std::atomic<int>>(0);
-  transport.on(route(0),
-               [body, calls, h = serve(body)](const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
-                 if ((*calls)++ == 0) {
-                   (*sink)(std::string_view(body).substr(0, 100));
-                   return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
-                 }
-                 return h(r, sink);
-               });
+  transport.on(route(0), reset_once_then_serve(body, 100));
   Downloader downloader(transport, clock, nullptr);
   auto result = downloader.download(exp, dir_options());
   ASSERT_TRUE(result) << result.error().message;
@@ -312,16 +318,7 @@ TEST_F(DownloaderTest, TruncatedTransferIsResumedWithRange) {
 TEST_F(DownloaderTest, ServerIgnoringRangeRestartsCleanly) {
   const std::string body = make_lines(40, "r");
   const auto exp = make_export("exp-norange", {body});
-  auto calls = std::make_shared<std::atomic<int>>(0);
-  transport.on(route(0),
-               [body, calls, h = serve(body, /*honour_range=*/false)](const HttpRequest& r,
-                                                                      const BodySink* sink) -> Result<HttpResponse> {
-                 if ((*calls)++ == 0) {
-                   (*sink)(std::string_view(body).substr(0, 100));
-                   return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
-                 }
-                 return h(r, sink);  // 200 with the whole file
-               });
+  transport.on(route(0), reset_once_then_serve(body, 100, /*honour_range=*/false));  // then 200, the whole file
   Downloader downloader(transport, clock, nullptr);
   auto result = downloader.download(exp, dir_options());
   ASSERT_TRUE(result) << result.error().message;
@@ -614,16 +611,7 @@ TEST_F(DownloaderTest, StreamModeConcatenatesInOrderWithNewlineRepair) {
 TEST_F(DownloaderTest, StreamModeResumeDoesNotRepeatBytes) {
   const std::string body = make_lines(30, "s");
   const auto exp = make_export("exp-sresume", {body});
-  auto calls = std::make_shared<std::atomic<int>>(0);
-  transport.on(route(0),
-               [body, calls, h = serve(body, /*honour_range=*/false)](const HttpRequest& r,
-                                                                      const BodySink* sink) -> Result<HttpResponse> {
-                 if ((*calls)++ == 0) {
-                   (*sink)(std::string_view(body).substr(0, 100));
-                   return std::unexpected(Error{.kind = ErrorKind::Network, .message = "reset"});
-                 }
-                 return h(r, sink);  // ignores Range: the whole file again
-               });
+  transport.on(route(0), reset_once_then_serve(body, 100, /*honour_range=*/false));  // then the whole file again
   StreamFile out;
   DownloadOptions options;
   options.out_stream = out.get();

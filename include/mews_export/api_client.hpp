@@ -29,8 +29,8 @@ struct ApiClientOptions {
   ApiCredentials credentials;
   RetryPolicy retry;
   std::chrono::milliseconds request_timeout{std::chrono::seconds{100}};
-  // Called before each retry sleep (for logs): attempt number, error, delay.
-  std::function<void(int, const Error&, std::chrono::milliseconds)> on_retry;
+  // Called before each retry sleep (for logs).
+  RetryCallback on_retry;
 };
 
 class ApiClient {
@@ -43,12 +43,16 @@ class ApiClient {
   Result<Export> add_export(const AddExportRequest& request);
 
   // exports/getAll for `ids`, split into calls of at most kMaxIdsPerGetAll.
-  // Ids the API does not know are absent from the result.
+  // Ids the API does not know are absent from the result. An answer larger
+  // than kMaxApiAnswerBytes or nested deeper than kMaxJsonDepth is a Protocol
+  // error; a redirect is an Api error (never followed: the body holds the tokens).
   Result<std::vector<Export>> get_exports(std::span<const std::string> ids);
 
   const ApiClientOptions& options() const { return options_; }
 
  private:
+  HttpRequest make_request(std::string_view action, nlohmann::json body) const;
+  Result<nlohmann::json> attempt(std::string_view action, const HttpRequest& request);
   Result<nlohmann::json> call(std::string_view action, nlohmann::json body);
 
   HttpTransport& transport_;

@@ -25,6 +25,9 @@ struct ConfigProfile {
   std::map<std::string, std::string> values;  // key -> value as text ("4", "5m", "~/x")
 };
 
+// A configuration file larger than this is refused.
+inline constexpr std::size_t kMaxConfigFileBytes = 1024 * 1024;
+
 // Reads profile `name` from the TOML file at `path`. Errors (Usage) name the
 // file and say what to change: a syntax error (with line), a missing profile
 // (listing those that exist), an unknown key, a value of the wrong type, or a

@@ -45,6 +45,9 @@ struct Manifest {
 };
 
 nlohmann::json to_json(const Manifest& manifest);
+// manifest.json as written: one key per line, one line per file, Scope and
+// Filters (echoed from the server) compact, so its size stays linear in theirs.
+std::string manifest_text(const Manifest& manifest);
 Result<Manifest> parse_manifest(const nlohmann::json& object);
 
 struct DownloadProgress {
@@ -63,9 +66,14 @@ struct DownloadOptions {
   RetryPolicy retry;   // per-file retry of failed transfers (reset by progress)
   // A transfer that receives nothing for this long is abandoned (and retried).
   std::chrono::seconds stall_timeout{60};
+  // Plain http:// file URLs (and redirects) to hosts other than this machine
+  // are refused unless this is set (--allow-insecure-http).
+  bool allow_insecure_http = false;
   // Called as data arrives (at most once per chunk), possibly from worker
   // threads, but never concurrently. May be empty.
   std::function<void(const DownloadProgress&)> on_progress;
+  // Called before each retry of a file transfer (for logs). May be empty.
+  RetryCallback on_retry;
 };
 
 struct DownloadResult {
@@ -92,10 +100,15 @@ class Downloader {
   // bytes is not requested. Stream mode: files in
   // order, each non-empty one ending in '\n'; no manifest file (the result's
   // manifest still lists sizes, hashes and lines).
+  // Files are opened relative to the export directory and never through a
+  // symbolic link: a link (or anything but a regular file) where a part,
+  // ".part" or manifest is expected is an Io error naming the path.
   // Errors: Verification (size mismatch), Io (disk, output stream), Http/Network
-  // /Timeout after retries, ExportFailed when the export is not Success (or no
-  // longer is when URLs are refreshed), Usage when not exactly one destination
-  // is given, Interrupted (signal set; .part files kept).
+  // /Timeout after retries, Protocol for an unusable file URL or redirect, or an
+  // id that cannot name a directory, ExportFailed when the export is not
+  // Success (or no longer is when URLs are refreshed), Usage when not exactly
+  // one destination is given, OutputClosed when the stream's reader went away,
+  // Interrupted (signal set; .part files kept).
   Result<DownloadResult> download(const Export& exp, const DownloadOptions& options);
 
  private:

@@ -23,7 +23,8 @@ enum class ErrorKind {
   Locked,         // another run holds the lock (exit 75)
   Interrupted,    // SIGINT/SIGTERM (exit 130/143)
   NotFound,       // an export id the API does not know (exit 1)
-  Protocol,       // a response we cannot parse (exit 1)
+  Protocol,       // a response we cannot parse or must not use (exit 1)
+  OutputClosed,   // the reader of standard output went away (`| head`): exit 141, quietly
 };
 
 struct Error {

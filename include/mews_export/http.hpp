@@ -34,25 +34,47 @@ struct HttpResponse {
   int status = 0;
   // Header names in lower case; the last value wins.
   std::map<std::string, std::string> headers;
-  // The body, unless a sink consumed it (then empty).
+  // The body when it was collected (see BodyAction), else empty.
   std::string body;
 
   // Value of header `name` (lower case), or nullopt.
   std::optional<std::string> header(std::string_view name) const;
 };
 
-// Receives the body of a 2xx response chunk by chunk; returns false to abort
-// the transfer (the transport then returns an Io error).
-using BodySink = std::function<bool(std::string_view chunk)>;
+// The most bytes of a collected body kept (error answers); the transfer stops
+// after that many.
+inline constexpr std::size_t kMaxCollectedBody = 64 * 1024;
+
+// What a sink wants done with a response's body, decided from its head.
+enum class BodyAction {
+  Receive,  // the body goes to BodySink::on_data as it arrives
+  Collect,  // the body is kept in HttpResponse::body (at most kMaxCollectedBody)
+  Abort,    // the transfer stops now; perform() returns an Io error
+};
+
+// Receives a response head first, then (when it asked to) its body.
+struct BodySink {
+  // Called once the final response's status and headers are known, before its
+  // first body byte (also when the body is empty). Unset: Receive for 2xx,
+  // Collect otherwise.
+  std::function<BodyAction(const HttpResponse& head)> on_head;
+  // The next bytes of a received body; returning false stops the transfer
+  // (perform() returns an Io error).
+  std::function<bool(std::string_view chunk)> on_data;
+
+  // on_head's answer for `head` (the default when on_head is unset).
+  BodyAction decide(const HttpResponse& head) const;
+};
 
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
-  // Performs `request`. On a 2xx status and a non-null `sink`, the body goes to
-  // `sink` as it arrives; other bodies are collected into HttpResponse::body
-  // (capped at 64 KiB). Returns an error only when no complete response was
-  // received (Network, Timeout, Io when the sink aborted, Interrupted);
-  // any HTTP status, including 4xx/5xx, is a successful Result.
+  // Performs `request` and returns the response. Redirects are never followed
+  // here: a 3xx comes back like any other status (see resolve_url). Without a
+  // `sink`, bodies are collected. Returns an error only when no complete
+  // response was received (Network, Timeout, Io when the sink stopped the
+  // transfer, Interrupted); any HTTP status, including 4xx/5xx, is a
+  // successful Result.
   virtual Result<HttpResponse> perform(const HttpRequest& request, const BodySink* sink = nullptr) = 0;
 };
 
@@ -64,7 +86,8 @@ struct CurlOptions {
 
 // libcurl implementation: one easy handle per thread, reused so connections
 // stay alive (perform() may be called from several threads at once), TLS
-// verification always on, redirects followed, gzip/deflate decoded transparently.
+// verification always on, redirects never followed, gzip/deflate decoded
+// transparently.
 std::unique_ptr<HttpTransport> make_curl_transport(const CurlOptions& options = {});
 
 }  // namespace mews_export

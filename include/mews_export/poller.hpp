@@ -16,16 +16,24 @@ namespace mews_export {
 inline constexpr std::chrono::milliseconds kDefaultPollInterval = std::chrono::minutes{5};
 inline constexpr std::chrono::milliseconds kDefaultWaitTimeout = std::chrono::hours{24};
 
+// How long `run` keeps asking for an export it has just created when getAll
+// does not list it yet.
+inline constexpr std::chrono::milliseconds kNewExportGrace = std::chrono::minutes{10};
+
 struct WaitOptions {
   std::chrono::milliseconds interval = kDefaultPollInterval;
   std::chrono::milliseconds timeout = kDefaultWaitTimeout;
+  // How long an id missing from getAll's answer is asked for again (after 1 s,
+  // 2 s, 4 s, ... up to `interval`) before it is NotFound; zero: at once.
+  std::chrono::milliseconds missing_grace{0};
   // Called after each getAll with the current state of every export.
   std::function<void(const std::vector<Export>&)> on_poll;
 };
 
 // One getAll per tick for all `ids` until each is terminal (Success, Failed,
-// Expired). Returns the exports in the order of `ids`. Errors: NotFound when
-// an id is missing from the answer, WaitTimeout when `timeout` passes first
+// Expired). Returns the exports in the order of `ids` (ids compared without
+// regard to case). Errors: NotFound when an id stays missing from the answers
+// longer than `missing_grace`, WaitTimeout when `timeout` passes first
 // (the error message lists the ids still unfinished), Interrupted on
 // cancellation, and whatever get_exports() fails with after its retries.
 // A Failed/Expired export is not an error here: the caller decides.

@@ -4,9 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 
+#include "mews_export/clock.hpp"
 #include "mews_export/error.hpp"
 #include "mews_export/time.hpp"
 
@@ -34,5 +37,50 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, Ut
 // else full jitter: `random01` (in [0,1)) times min(max_delay, base_delay * 2^(attempt-1)).
 std::chrono::milliseconds next_delay(const RetryPolicy& policy, int attempt,
                                      std::optional<std::chrono::seconds> retry_after, double random01);
+
+// One retry about to happen, for the caller to report (the library does not log).
+struct RetryNotice {
+  std::string what;  // "exports/getAll", "part-002.jsonl (https://host/path)": secret-free
+  Error error;       // why the last attempt failed
+  int attempt = 0;   // the attempt that comes next (2 for the first retry)
+  int max_attempts = 0;
+  std::chrono::milliseconds delay{0};
+};
+using RetryCallback = std::function<void(const RetryNotice&)>;
+
+// A uniformly distributed number in [0, 1) (thread-safe), for jitter.
+double random01();
+
+// The retries left to one operation (an API call, a file transfer): attempts
+// and time since the last progress, both from a RetryPolicy. The API client
+// and the downloader share it.
+class RetryBudget {
+ public:
+  RetryBudget(const RetryPolicy& policy, Clock& clock, std::function<double()> random = random01);
+
+  // Counts one failure. Returns the delay before the next attempt (the
+  // server's `retry_after` when given, else backoff with jitter), or nullopt
+  // when no attempt is left: exhausted_reason() then says why.
+  std::optional<std::chrono::milliseconds> next_delay(std::optional<std::chrono::seconds> retry_after);
+  // Progress was made: the attempts and the time budget start again.
+  void progress();
+
+  int failures() const { return failures_; }
+  int max_attempts() const;
+  // Why next_delay() gave up: "after 8 attempts", "retry budget of 15m spent",
+  // or "the server asked to wait 2h (Retry-After), longer than the retry budget of 15m".
+  const std::string& exhausted_reason() const { return reason_; }
+
+ private:
+  RetryPolicy policy_;
+  Clock& clock_;
+  std::function<double()> random_;
+  Clock::time_point started_;
+  int failures_ = 0;
+  std::string reason_;
+};
+
+// The Retry-After of `error` (set from a response), or nullopt.
+std::optional<std::chrono::seconds> retry_after_of(const Error& error);
 
 }  // namespace mews_export

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mews_export/error.hpp"
+#include "mews_export/url.hpp"
 
 namespace mews_export {
 
@@ -19,11 +20,13 @@ inline constexpr const char* kProductionAddress = "https://api.mews.com";
 // localhost) unless `allow_insecure_http`. Errors are Usage.
 Result<std::string> resolve_platform(const std::string& platform, bool allow_insecure_http);
 
-// True when `url`'s host is a loopback address.
-bool is_loopback_url(const std::string& url);
+// A token file larger than this is refused (a token is a few hundred bytes).
+inline constexpr std::size_t kMaxTokenFileBytes = 16 * 1024;
 
-// Reads a token from `path` ("~/" expanded), trimming surrounding whitespace.
-// Errors (Usage) name the path: missing, unreadable or empty file.
+// Reads a token from `path` ("~/" expanded; symbolic links followed, as for
+// secrets mounted by Kubernetes), trimming surrounding whitespace. Errors
+// (Usage) name the path: missing, unreadable, not a regular file, larger than
+// kMaxTokenFileBytes, empty, or more than one line.
 // Sets `*world_readable` when the file's mode lets group or others read it.
 Result<std::string> read_token_file(const std::filesystem::path& path, bool* world_readable = nullptr);
 

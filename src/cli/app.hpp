@@ -22,6 +22,7 @@
 #include "mews_export/poller.hpp"
 #include "mews_export/validate.hpp"
 #include "options.hpp"
+#include "output.hpp"
 #include "progress.hpp"
 #include "settings.hpp"
 
@@ -79,17 +80,30 @@ Result<std::filesystem::path> state_dir_of(const GlobalOptions& options);
 // Registers add's options (entity, scope, filters) on `command`, filling `args`.
 void add_export_options(CLI::App& command, AddArguments& args);
 // Registers --interval/--timeout on `command`.
-void add_wait_options(CLI::App& command, std::string& interval, std::string& timeout);
+void add_wait_options(CLI::App& command, std::optional<std::string>& interval, std::optional<std::string>& timeout);
 // Parses --interval/--timeout (or, when not given, the profile's) into `options`
-// (Usage error when malformed).
-Status parse_wait_options(const Context& context, std::string interval, std::string timeout, WaitOptions& options);
+// (Usage error when malformed or empty).
+Status parse_wait_options(const Context& context, std::optional<std::string> interval,
+                          std::optional<std::string> timeout, WaitOptions& options);
+Status parse_wait_durations(const std::string& interval, const std::string& timeout, WaitOptions& options);
 
-// Logs `error` to stderr and returns its exit code.
+// Usage error unless every id can be an export id (is_valid_export_id); says what ids look like.
+Status check_export_ids(const std::vector<std::string>& ids);
+// A whole decimal number (no sign, no suffix), or nullopt.
+std::optional<int> parse_count(std::string_view text);
+// The export's status for messages: its name, or what is odd about it.
+std::string status_text(const Export& exp);
+
+// Logs `error` to stderr and returns its exit code (OutputClosed: quietly).
 int report(const Error& error);
-// Prints `value` on stdout as one JSON document and a newline.
+// Logs a retry that is about to happen (the library reports, the CLI logs).
+void log_retry(const RetryNotice& retry);
+// Prints `value` on stdout as one JSON document and a newline, indented at
+// the top levels only (to_display_json: linear in the value's size).
 void print_json(const nlohmann::json& value);
-// Prints `rows` (the first is the header) as aligned columns on stdout.
-void print_table(const std::vector<std::vector<std::string>>& rows);
+// Prints `rows` (the first is the header) as aligned columns on stdout, with
+// control characters escaped.
+void print_table(std::vector<std::vector<std::string>> rows);
 // One table row per export: id, entity, status, files, total size, expiry.
 void print_export_table(const std::vector<Export>& exports);
 // "1.2 MiB"

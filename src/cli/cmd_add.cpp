@@ -20,8 +20,7 @@ int run_add(const GlobalOptions& global, const AddArguments& args) {
   if (global.json) {
     print_json(export_to_public_json(*created));
   } else {
-    std::printf("%s\n", created->id.c_str());
-    std::fflush(stdout);
+    print_stdout(created->id + "\n");
   }
   return 0;
 }

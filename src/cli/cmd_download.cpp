@@ -9,6 +9,7 @@
 #include "logging.hpp"
 #include "mews_export/settings.hpp"
 #include "mews_export/time.hpp"
+#include "mews_export/untrusted.hpp"
 
 namespace mews_export::cli {
 namespace {
@@ -24,12 +25,13 @@ Result<Export> fetch_export(ApiClient& api, const std::string& id) {
   auto answer = api.get_exports(ids);
   if (!answer) return std::unexpected(answer.error());
   for (auto& e : *answer) {
-    if (e.id == id) return std::move(e);
+    if (same_export_id(e.id, id)) return std::move(e);
   }
   return fail(ErrorKind::NotFound, "export " + id + " was not found (unknown id, or an export of another token)");
 }
 
 int run_download(const GlobalOptions& global, const DownloadCommandOptions& options) {
+  if (auto ok = check_export_ids({options.id}); !ok) return report(ok.error());
   auto context = Context::create(global);
   if (!context) return report(context.error());
   auto output = resolve_output(**context, options.output);
@@ -41,7 +43,7 @@ int run_download(const GlobalOptions& global, const DownloadCommandOptions& opti
   }
   if (exp->status != ExportStatus::Success) {
     return report(Error{.kind = ErrorKind::Api,
-                        .message = "export " + exp->id + " is " + exp->status_name +
+                        .message = "export " + exp->id + " is " + status_text(*exp) +
                                    ", not finished yet: run `mews-export wait " + exp->id + "` first"});
   }
   return download_export(**context, *exp, *output);
@@ -53,7 +55,7 @@ void mark_downloaded(Context& context, const std::string& id) {
   auto journal = Journal::open(context.state_dir());
   if (!journal) return;
   for (auto& entry : journal->entries()) {
-    if (entry.id != id || entry.downloaded) continue;
+    if (!same_export_id(entry.id, id) || entry.downloaded) continue;
     entry.downloaded = true;
     entry.status = "Success";
     entry.updated_utc = format_utc(std::chrono::floor<std::chrono::seconds>(context.clock().now()));
@@ -81,14 +83,11 @@ Result<OutputOptions> resolve_output(const Context& context, OutputOptions outpu
   }
   if (output.parallel == 0) {
     const auto text = context.settings().get("parallel").value.value_or("4");
-    try {
-      output.parallel = std::stoi(text);
-    } catch (const std::exception&) {
-      output.parallel = -1;
-    }
-    if (output.parallel < 1 || output.parallel > 64) {
+    const auto parallel = parse_count(text);
+    if (!parallel || *parallel < 1 || *parallel > 64) {
       return fail(ErrorKind::Usage, "parallel = '" + text + "' in the config profile is not a number from 1 to 64");
     }
+    output.parallel = *parallel;
   }
   return output;
 }
@@ -106,6 +105,8 @@ int download_export(Context& context, const Export& exp, const OutputOptions& ou
     options.out_dir = output.out_dir;
   }
   options.parallel = output.parallel;
+  options.allow_insecure_http = context.settings().get("allow_insecure_http").value == "true";
+  options.on_retry = log_retry;
   options.retry = context.retry_policy();
   options.stall_timeout = context.stall_timeout();
   context.progress().start_download(exp);
@@ -125,8 +126,7 @@ int download_export(Context& context, const Export& exp, const OutputOptions& ou
     doc["Directory"] = result->directory.string();
     print_json(doc);
   } else {
-    std::printf("%s\n", result->directory.string().c_str());
-    std::fflush(stdout);
+    print_stdout(result->directory.string() + "\n");
   }
   return 0;
 }

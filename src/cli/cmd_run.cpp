@@ -15,13 +15,22 @@ namespace {
 struct RunOptions {
   AddArguments add;
   OutputOptions output;
-  std::string interval;
-  std::string timeout;
+  std::optional<std::string> interval;
+  std::optional<std::string> timeout;
   bool wait_pending = false;
   bool wait_lock = false;
 };
 
 UtcTime utc_now(Clock& clock) { return std::chrono::floor<std::chrono::seconds>(clock.now()); }
+
+// How long getAll may leave out the export of `entry` before it counts as
+// gone: an export created moments ago may not be listed yet.
+std::chrono::milliseconds missing_grace_for(const JournalEntry& entry, Clock& clock) {
+  const auto created = parse_utc(entry.created_utc);
+  if (!created) return std::chrono::milliseconds{0};
+  const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(clock.now() - *created);
+  return std::max(std::chrono::milliseconds{0}, kNewExportGrace - age);
+}
 
 // exports/add; a 400 (input was validated locally, so most likely "an export
 // of this type is already pending", one we have no id for) becomes
@@ -79,7 +88,7 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
   wait.on_poll = [&](const std::vector<Export>& exports) {
     context.progress().waiting(exports, wait.interval);
     for (const auto& e : exports) {
-      spdlog::info("export {} is {}", e.id, e.status_name);
+      spdlog::info("export {} is {}", e.id, status_text(e));
       if (entry && e.status_name != entry->status) {
         entry->status = e.status_name;
         entry->updated_utc = format_utc(utc_now(context.clock()));
@@ -88,6 +97,9 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
     }
   };
 
+  // At most one add per invocation: an export we created that getAll does
+  // not list is asked for again (missing_grace), never replaced by another.
+  bool added = false;
   Result<std::vector<Export>> finished = std::unexpected(Error{});
   for (;;) {
     if (entry) {
@@ -96,14 +108,16 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
     } else {
       auto created = add_or_wait_pending(context, *request, options, wait);
       if (!created) return report(created.error());
+      added = true;
       entry = journal_created(context, options.add, *request, *created, output);
       LogFields created_field(nlohmann::json{{"export_id", created->id}});
-      spdlog::info("export {} started ({})", created->id, created->status_name);
+      spdlog::info("export {} started ({})", created->id, status_text(*created));
     }
     const std::vector<std::string> ids{entry->id};
     LogFields export_field(nlohmann::json{{"export_id", entry->id}});
+    wait.missing_grace = missing_grace_for(*entry, context.clock());
     finished = wait_for_exports(context.api(), context.clock(), ids, wait);
-    if (finished || finished.error().kind != ErrorKind::NotFound) break;
+    if (finished || finished.error().kind != ErrorKind::NotFound || added) break;
     // The journaled export is unknown to the API now (purged): forget it and start anew.
     spdlog::warn("export {} from the journal is no longer known to the API; starting a new one", entry->id);
     entry->status = "NotFound";

@@ -1,6 +1,8 @@
 // `mews-export status ID...`: one getAll (batched above 1000 ids), a table or JSON.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <memory>
 
@@ -14,18 +16,24 @@ struct StatusOptions {
   bool show_urls = false;
 };
 
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
 int run_status(const GlobalOptions& global, const StatusOptions& options) {
+  if (auto ok = check_export_ids(options.ids); !ok) return report(ok.error());
   auto context = Context::create(global);
   if (!context) return report(context.error());
   auto answer = (*context)->api().get_exports(options.ids);
   if (!answer) return report(answer.error());
   std::map<std::string, const Export*> by_id;
-  for (const auto& e : *answer) by_id.emplace(e.id, &e);
+  for (const auto& e : *answer) by_id.emplace(lower(e.id), &e);  // the API may change the case of an id
 
   int code = 0;
   std::vector<Export> found;
   for (const auto& id : options.ids) {
-    const auto it = by_id.find(id);
+    const auto it = by_id.find(lower(id));
     if (it == by_id.end()) {
       spdlog::error("export {}: not found (unknown id, or an export of another token)", id);
       code = 1;

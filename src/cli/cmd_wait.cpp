@@ -10,17 +10,18 @@ namespace {
 
 struct WaitCommandOptions {
   std::vector<std::string> ids;
-  std::string interval;
-  std::string timeout;
+  std::optional<std::string> interval;
+  std::optional<std::string> timeout;
 };
 
 int run_wait(const GlobalOptions& global, const WaitCommandOptions& options) {
+  if (auto ok = check_export_ids(options.ids); !ok) return report(ok.error());
   auto context = Context::create(global);
   if (!context) return report(context.error());
   WaitOptions wait;
   if (auto ok = parse_wait_options(**context, options.interval, options.timeout, wait); !ok) return report(ok.error());
   wait.on_poll = [&context, &wait](const std::vector<Export>& exports) {
-    for (const auto& e : exports) spdlog::info("export {} is {}", e.id, e.status_name);
+    for (const auto& e : exports) spdlog::info("export {} is {}", e.id, status_text(e));
     (*context)->progress().waiting(exports, wait.interval);
   };
   auto result = wait_for_exports((*context)->api(), (*context)->clock(), options.ids, wait);

@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <iomanip>
@@ -10,6 +11,7 @@
 #include "logging.hpp"
 #include "mews_export/settings.hpp"
 #include "mews_export/time.hpp"
+#include "mews_export/untrusted.hpp"
 #include "mews_export/version.hpp"
 #include "settings.hpp"
 
@@ -59,9 +61,7 @@ Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& options) {
   api.credentials.client_token = std::move(*client_token);
   api.credentials.access_token = std::move(*access_token);
   api.credentials.client = *s.get("client").value;
-  api.on_retry = [](int attempt, const Error& error, std::chrono::milliseconds delay) {
-    spdlog::warn("{} — retry {} in {}", describe(error), attempt, format_duration(delay));
-  };
+  api.on_retry = log_retry;
   context->api_ = std::make_unique<ApiClient>(*context->transport_, context->clock_, std::move(api));
   spdlog::debug("platform {}", context->base_url_);
   return context;
@@ -92,7 +92,37 @@ JournalEntry journal_created(Context& context, const AddArguments& args, const A
   return entry;
 }
 
+std::string status_text(const Export& exp) {
+  if (exp.status_name.empty()) return "in no known state (the API gave no Status)";
+  if (exp.status == ExportStatus::Unknown) return "in a state this version does not know ('" + exp.status_name + "')";
+  return exp.status_name;
+}
+
+Status check_export_ids(const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    if (!is_valid_export_id(id)) {
+      return fail(ErrorKind::Usage, "'" + id +
+                                        "' is not an export id; ids are UUIDs such as "
+                                        "3fa85f64-5717-4562-b3fc-2c963f66afa6 (as `add` prints them)");
+    }
+  }
+  return {};
+}
+
+std::optional<int> parse_count(std::string_view text) {
+  int value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+void log_retry(const RetryNotice& retry) {
+  spdlog::warn("{}: {}; retrying in {} (attempt {} of {})", retry.what, describe(retry.error),
+               format_duration(retry.delay), retry.attempt, retry.max_attempts);
+}
+
 int report(const Error& error) {
+  if (error.kind == ErrorKind::OutputClosed) return exit_code(error);  // `| head`: not worth a word
   nlohmann::json fields = {{"error", to_string(error.kind)}, {"exit_code", exit_code(error)}};
   if (error.http_status != 0) fields["http_status"] = error.http_status;
   if (!error.request_id.empty()) fields["request_id"] = error.request_id;
@@ -101,12 +131,7 @@ int report(const Error& error) {
   return exit_code(error);
 }
 
-void print_json(const nlohmann::json& value) {
-  const auto text = value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-}
+void print_json(const nlohmann::json& value) { print_stdout(to_display_json(value) + "\n"); }
 
 std::string human_size(std::uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -125,8 +150,11 @@ std::string human_size(std::uint64_t bytes) {
   return out.str();
 }
 
-void print_table(const std::vector<std::vector<std::string>>& rows) {
+void print_table(std::vector<std::vector<std::string>> rows) {
   if (rows.empty()) return;
+  for (auto& row : rows) {
+    for (auto& cell : row) cell = escape_for_terminal(cell);  // cells may hold what a server sent
+  }
   std::vector<std::size_t> widths(rows.front().size(), 0);
   for (const auto& row : rows) {
     for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
@@ -139,8 +167,7 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
     }
     out += '\n';
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
+  print_stdout(out);
 }
 
 void print_export_table(const std::vector<Export>& exports) {
@@ -182,14 +209,21 @@ Status check_expiry(const Export& exp, Clock& clock) {
   return {};
 }
 
-void add_wait_options(CLI::App& command, std::string& interval, std::string& timeout) {
+void add_wait_options(CLI::App& command, std::optional<std::string>& interval, std::optional<std::string>& timeout) {
   command.add_option("--interval", interval, "time between status checks (ms, s, m, h; default 5m)");
   command.add_option("--timeout", timeout, "give up waiting after this long (default 24h)");
 }
 
-Status parse_wait_options(const Context& context, std::string interval, std::string timeout, WaitOptions& options) {
-  if (interval.empty()) interval = context.settings().get("interval").value.value_or("");
-  if (timeout.empty()) timeout = context.settings().get("timeout").value.value_or("");
+Status parse_wait_options(const Context& context, std::optional<std::string> interval,
+                          std::optional<std::string> timeout, WaitOptions& options) {
+  if (interval && interval->empty()) return fail(ErrorKind::Usage, "--interval needs a duration, e.g. 30s, 5m or 1h");
+  if (timeout && timeout->empty()) return fail(ErrorKind::Usage, "--timeout needs a duration, e.g. 30m or 24h");
+  if (!interval) interval = context.settings().get("interval").value;
+  if (!timeout) timeout = context.settings().get("timeout").value;
+  return parse_wait_durations(interval.value_or(""), timeout.value_or(""), options);
+}
+
+Status parse_wait_durations(const std::string& interval, const std::string& timeout, WaitOptions& options) {
   if (!interval.empty()) {
     const auto d = parse_duration(interval);
     if (!d || d->count() <= 0) {

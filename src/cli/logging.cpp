@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mews_export/time.hpp"
+#include "mews_export/untrusted.hpp"
 #include "progress.hpp"
 
 namespace mews_export::cli {
@@ -33,7 +34,8 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
       for (const auto& [key, value] : t_fields.items()) doc[key] = value;
       line = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
-      line = "mews-export: " + std::string(level.data(), level.size()) + ": " + text;
+      // Messages may quote what a server sent (Message, Request-Id, ids): escaped.
+      line = "mews-export: " + std::string(level.data(), level.size()) + ": " + escape_for_terminal(text);
     }
     line += '\n';
     std::lock_guard terminal(terminal_mutex());

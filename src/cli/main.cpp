@@ -3,6 +3,10 @@
 #include <csignal>
 #include <cstdio>
 
+#include <spdlog/spdlog.h>
+
+#include <new>
+
 #include "app.hpp"
 #include "logging.hpp"
 #include "mews_export/cancel.hpp"
@@ -18,7 +22,20 @@ void install_signal_handlers() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);  // a closed stdout becomes EPIPE, reported as an error
+  std::signal(SIGPIPE, SIG_IGN);  // a closed stdout becomes EPIPE: exit 141 quietly (finish_stdout)
+}
+
+// Runs the command; running out of memory (or any exception that escapes) is
+// an ordinary failure with a message, never an abort.
+int run_guarded(const mews_export::cli::CommandRunner& runner) {
+  try {
+    return runner();
+  } catch (const std::bad_alloc&) {
+    spdlog::error("out of memory (an answer or a file too large for this machine?); nothing was lost: run again");
+  } catch (const std::exception& e) {
+    spdlog::error("internal error: {}", e.what());
+  }
+  return 1;
 }
 
 }  // namespace
@@ -74,5 +91,5 @@ int main(int argc, char** argv) {
   }
   setup_logging(global.quiet ? -1 : global.verbose, global.log_format);
   if (!runner) return 2;
-  return runner();
+  return finish_stdout(run_guarded(runner));
 }

@@ -8,6 +8,7 @@
 
 #include "app.hpp"
 #include "mews_export/time.hpp"
+#include "mews_export/untrusted.hpp"
 
 namespace mews_export::cli {
 namespace {
@@ -85,7 +86,10 @@ void ProgressDisplay::waiting(const std::vector<Export>& exports, milliseconds i
   if (!enabled_) return;
   std::lock_guard lock(mutex_);
   statuses_.clear();
-  for (const auto& e : exports) statuses_.emplace_back(e.id, e.status_name);
+  for (const auto& e : exports) {
+    statuses_.emplace_back(escape_for_terminal(e.id),
+                           e.status_name.empty() ? std::string("(no status)") : escape_for_terminal(e.status_name));
+  }
   next_check_ = steady_clock::now() + interval;
 }
 

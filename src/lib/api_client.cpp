@@ -1,18 +1,15 @@
 #include "mews_export/api_client.hpp"
 
-#include <random>
+#include <charconv>
 
 #include "mews_export/cancel.hpp"
+#include "mews_export/untrusted.hpp"
+#include "mews_export/url.hpp"
 
 namespace mews_export {
 namespace {
 
 using nlohmann::json;
-
-double random01() {
-  thread_local std::mt19937_64 engine{std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
-}
 
 std::string join_url(std::string base, std::string_view action) {
   while (!base.empty() && base.back() == '/') base.pop_back();
@@ -23,6 +20,58 @@ Error interrupted() {
   return Error{.kind = ErrorKind::Interrupted, .message = "interrupted", .signal = cancel_signal()};
 }
 
+// A sink that keeps a successful answer whole, up to kMaxApiAnswerBytes, in
+// one buffer sized from Content-Length: the parser reads it there.
+struct AnswerSink {
+  std::string body;
+  bool too_large = false;
+  BodySink sink{
+      .on_head = [this](const HttpResponse& head) { return on_head(head); },
+      .on_data = [this](std::string_view chunk) { return on_data(chunk); },
+  };
+
+  BodyAction on_head(const HttpResponse& head) {
+    if (head.status < 200 || head.status >= 300) return BodyAction::Collect;
+    if (const auto length = head.header("content-length")) {
+      std::size_t announced = 0;
+      const auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), announced);
+      if (ec == std::errc{} && end == length->data() + length->size()) {
+        if (announced > kMaxApiAnswerBytes) {
+          too_large = true;
+          return BodyAction::Abort;
+        }
+        body.reserve(announced);
+      }
+    }
+    return BodyAction::Receive;
+  }
+  bool on_data(std::string_view chunk) {
+    if (body.size() + chunk.size() > kMaxApiAnswerBytes) {
+      too_large = true;
+      return false;
+    }
+    body.append(chunk);
+    return true;
+  }
+};
+
+// The error for a redirect answered by the API: never followed, since the
+// request body carries both tokens.
+Error redirect_error(std::string_view action, const HttpResponse& response, const std::string& url) {
+  std::string target = "an unnamed place";
+  if (const auto location = response.header("location")) {
+    const auto resolved = resolve_url(url, *location);
+    const auto parts = resolved ? parse_url(*resolved) : Result<UrlParts>(std::unexpected(resolved.error()));
+    target = parts ? "host '" + parts->host + "'" : "'" + *location + "'";
+  }
+  return Error{.kind = ErrorKind::Api,
+               .message = "exports/" + std::string(action) + " answered HTTP " + std::to_string(response.status) +
+                          " redirecting to " + target +
+                          "; API calls never follow redirects (the tokens go only to the API host): check --platform",
+               .http_status = response.status,
+               .request_id = response.header("request-id").value_or("")};
+}
+
 }  // namespace
 
 Error api_error_from_response(int status, const HttpResponse& response) {
@@ -31,7 +80,8 @@ Error api_error_from_response(int status, const HttpResponse& response) {
   error.kind = (status == 401 || status == 403) ? ErrorKind::Refused : ErrorKind::Api;
   error.request_id = response.header("request-id").value_or("");
   std::string message;
-  const auto body = json::parse(response.body, nullptr, false);
+  const auto parsed = parse_untrusted_json(response.body);
+  const json body = parsed ? *parsed : json();
   if (body.is_object()) {
     if (const auto it = body.find("Message"); it != body.end() && it->is_string()) message = it->get<std::string>();
     if (const auto it = body.find("RequestId"); it != body.end() && it->is_string() && error.request_id.empty()) {
@@ -58,7 +108,7 @@ Error api_error_from_response(int status, const HttpResponse& response) {
 ApiClient::ApiClient(HttpTransport& transport, Clock& clock, ApiClientOptions options)
     : transport_(transport), clock_(clock), options_(std::move(options)) {}
 
-Result<json> ApiClient::call(std::string_view action, json body) {
+HttpRequest ApiClient::make_request(std::string_view action, json body) const {
   body["ClientToken"] = options_.credentials.client_token;
   body["AccessToken"] = options_.credentials.access_token;
   body["Client"] = options_.credentials.client;
@@ -69,42 +119,61 @@ Result<json> ApiClient::call(std::string_view action, json body) {
   request.headers["Accept"] = "application/json";
   request.body = body.dump();
   request.timeout = options_.request_timeout;
+  return request;
+}
 
-  const auto started = clock_.now();
-  for (int attempt = 1;; ++attempt) {
-    Error error;
-    auto response = transport_.perform(request, nullptr);
-    if (response && response->status >= 200 && response->status < 300) {
-      auto parsed = json::parse(response->body, nullptr, false);
-      if (parsed.is_discarded() || !parsed.is_object()) {
-        error = Error{.kind = ErrorKind::Protocol,
-                      .message = "exports/" + std::string(action) + " answered with a body that is not a JSON object",
-                      .http_status = response->status,
-                      .request_id = response->header("request-id").value_or("")};
-        return std::unexpected(error);
-      }
-      return parsed;
-    }
-    if (response) {
-      error = api_error_from_response(response->status, *response);
-    } else {
-      error = response.error();
-      if (error.kind == ErrorKind::Interrupted) return std::unexpected(error);
-      error.message = "exports/" + std::string(action) + ": " + error.message;
-    }
-    if (!is_retryable(error) || attempt >= options_.retry.max_attempts) {
-      if (attempt > 1) error.message += " (after " + std::to_string(attempt) + " attempts)";
+// One request: the answer as a JSON object, or the error that says why not.
+Result<json> ApiClient::attempt(std::string_view action, const HttpRequest& request) {
+  AnswerSink answer;
+  auto response = transport_.perform(request, &answer.sink);
+  const std::string what = "exports/" + std::string(action);
+  if (answer.too_large) {
+    return fail(ErrorKind::Protocol, what + " answered with more than " + std::to_string(kMaxApiAnswerBytes >> 20) +
+                                         " MiB; refusing to read it");
+  }
+  if (!response) {
+    Error error = response.error();
+    if (error.kind != ErrorKind::Interrupted) error.message = what + ": " + error.message;
+    return std::unexpected(error);
+  }
+  const int status = response->status;
+  if (status >= 300 && status < 400) return std::unexpected(redirect_error(action, *response, request.url));
+  if (status < 200 || status >= 300) return std::unexpected(api_error_from_response(status, *response));
+  auto parsed = parse_untrusted_json(answer.body);
+  if (!parsed || !parsed->is_object()) {
+    return std::unexpected(Error{.kind = ErrorKind::Protocol,
+                                 .message = what + " answered with a body that is not a JSON object" +
+                                            (parsed ? std::string() : ": " + parsed.error().message),
+                                 .http_status = status,
+                                 .request_id = response->header("request-id").value_or("")});
+  }
+  return parsed;
+}
+
+Result<json> ApiClient::call(std::string_view action, json body) {
+  const HttpRequest request = make_request(action, std::move(body));
+  RetryBudget budget(options_.retry, clock_);
+  for (;;) {
+    auto answer = attempt(action, request);
+    if (answer) return answer;
+    Error error = std::move(answer.error());
+    if (error.kind == ErrorKind::Interrupted || !is_retryable(error)) {
+      if (budget.failures() > 0) error.message += " (after " + std::to_string(budget.failures() + 1) + " attempts)";
       return std::unexpected(error);
     }
-    std::optional<std::chrono::seconds> retry_after;
-    if (error.retry_after_seconds >= 0) retry_after = std::chrono::seconds{error.retry_after_seconds};
-    const auto delay = next_delay(options_.retry, attempt, retry_after, random01());
-    if (clock_.now() - started + delay > options_.retry.max_total) {
-      error.message += " (retry budget of " + std::to_string(options_.retry.max_total.count() / 1000) + "s spent)";
+    const auto delay = budget.next_delay(retry_after_of(error));
+    if (!delay) {
+      error.message += " (" + budget.exhausted_reason() + ")";
       return std::unexpected(error);
     }
-    if (options_.on_retry) options_.on_retry(attempt, error, delay);
-    if (!clock_.sleep_for(delay)) return std::unexpected(interrupted());
+    if (options_.on_retry) {
+      options_.on_retry(RetryNotice{.what = "exports/" + std::string(action),
+                                    .error = error,
+                                    .attempt = budget.failures() + 1,
+                                    .max_attempts = budget.max_attempts(),
+                                    .delay = *delay});
+    }
+    if (!clock_.sleep_for(*delay)) return std::unexpected(interrupted());
   }
 }
 

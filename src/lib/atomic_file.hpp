@@ -1,6 +1,7 @@
 // Crash-safe file writing (internal): AtomicFile writes a temporary file beside
 // the final name and renames it into place on commit(); PartFile is the
-// resumable ".part" file of a download, kept on failure on purpose.
+// resumable ".part" file of a download, kept on failure on purpose. Both work
+// relative to a Directory and never through a symbolic link.
 #pragma once
 
 #include <cstdint>
@@ -9,32 +10,22 @@
 #include <string>
 #include <string_view>
 
+#include "files.hpp"
 #include "mews_export/error.hpp"
 
 namespace mews_export::detail {
-
-// An Io error "<action> '<path>': <strerror(err)>", with a hint for ENOSPC,
-// EACCES/EPERM and EROFS.
-Error io_error(std::string_view action, const std::filesystem::path& path, int err);
-
-// fsync() of directory `dir`, so that a rename or unlink in it is durable.
-// Returns Io on failure.
-Status fsync_directory(const std::filesystem::path& dir);
-
-// Reads the file `path` from byte `from` to its end in chunks of at most 64 KiB,
-// passing each to `fn`. Returns Io on failure.
-Status read_file_chunks(const std::filesystem::path& path, std::uint64_t from,
-                        const std::function<void(std::string_view)>& fn);
 
 // A temporary file ".<name>.tmp-<pid>-<n>" beside `path`. commit() = flush +
 // fsync + rename over `path` + fsync of the directory; the destructor removes
 // the temporary file unless it was committed.
 class AtomicFile {
  public:
-  // Creates the temporary file (the directory must exist). Io on failure.
+  // Creates the temporary file for `name` in `dir`. Io on failure.
+  static Result<AtomicFile> create(const Directory& dir, const std::string& name);
+  // The same for `path` (its directory must exist).
   static Result<AtomicFile> create(const std::filesystem::path& path);
 
-  AtomicFile(AtomicFile&& other) noexcept;
+  AtomicFile(AtomicFile&& other) noexcept = default;
   AtomicFile& operator=(AtomicFile&& other) noexcept;
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -46,20 +37,23 @@ class AtomicFile {
   Status commit();
 
   const std::filesystem::path& path() const { return path_; }
-  const std::filesystem::path& temp_path() const { return temp_; }
+  std::filesystem::path temp_path() const { return path_.parent_path() / temp_name_; }
 
  private:
-  AtomicFile(std::filesystem::path path, std::filesystem::path temp, int fd);
-  void close_and_remove() noexcept;
+  AtomicFile(std::filesystem::path path, std::string name, std::string temp_name, UniqueFd dir, UniqueFd file);
+  void remove_temp() noexcept;
 
   std::filesystem::path path_;
-  std::filesystem::path temp_;
-  int fd_ = -1;
+  std::string name_;
+  std::string temp_name_;
+  UniqueFd dir_;
+  UniqueFd file_;
   bool committed_ = false;
 };
 
-// Replaces `path` with `content` atomically (AtomicFile). Io on failure, in
-// which case `path` is unchanged.
+// Replaces `name` in `dir` (or `path`) with `content` atomically (AtomicFile).
+// Io on failure, in which case the file is unchanged.
+Status write_file_atomically(const Directory& dir, const std::string& name, std::string_view content);
 Status write_file_atomically(const std::filesystem::path& path, std::string_view content);
 
 // The resumable download file "<final>.part". Bytes are appended at a known
@@ -67,20 +61,22 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
 // destructor closes it and keeps it, so a retry or a later run can resume.
 class PartFile {
  public:
-  // Opens (creating when missing) `final_path` + ".part", keeping its content.
-  // Io on failure.
+  // Opens (creating when missing) `final_name` + ".part" in `dir`, keeping its
+  // content. Io on failure, also when it is a symbolic link or not a regular file.
+  static Result<PartFile> open(const Directory& dir, const std::string& final_name);
+  // The same for `final_path` (its directory must exist).
   static Result<PartFile> open(const std::filesystem::path& final_path);
 
-  PartFile(PartFile&& other) noexcept;
-  PartFile& operator=(PartFile&& other) noexcept;
+  PartFile(PartFile&& other) noexcept = default;
+  PartFile& operator=(PartFile&& other) noexcept = default;
   PartFile(const PartFile&) = delete;
   PartFile& operator=(const PartFile&) = delete;
-  ~PartFile();
+  ~PartFile() = default;
 
   // Bytes in the file; the next append() writes there.
   std::uint64_t size() const { return size_; }
-  const std::filesystem::path& final_path() const { return final_; }
-  const std::filesystem::path& part_path() const { return part_; }
+  std::filesystem::path final_path() const { return dir_path_ / final_name_; }
+  std::filesystem::path part_path() const { return dir_path_ / (final_name_ + ".part"); }
 
   // Writes `data` at size(). Io on failure; what was written before is kept.
   Status append(std::string_view data);
@@ -94,39 +90,12 @@ class PartFile {
   void discard() noexcept;
 
  private:
-  PartFile(std::filesystem::path final_path, std::filesystem::path part, int fd, std::uint64_t size);
+  PartFile(std::filesystem::path dir_path, std::string final_name, UniqueFd dir, UniqueFd file, std::uint64_t size);
 
-  std::filesystem::path final_;
-  std::filesystem::path part_;
-  int fd_ = -1;
-  std::uint64_t size_ = 0;
-};
-
-// An anonymous scratch file (already unlinked) in `dir`, holding the body of a
-// resumed request until its status says where the bytes belong. Disk, not
-// memory, so that a resumed multi-gigabyte transfer stays in constant memory.
-class SpillFile {
- public:
-  // Io on failure.
-  static Result<SpillFile> create(const std::filesystem::path& dir);
-
-  SpillFile(SpillFile&& other) noexcept;
-  SpillFile& operator=(SpillFile&& other) noexcept;
-  SpillFile(const SpillFile&) = delete;
-  SpillFile& operator=(const SpillFile&) = delete;
-  ~SpillFile();
-
-  std::uint64_t size() const { return size_; }
-  Status append(std::string_view data);
-  // Reads bytes [from, size()) in chunks, passing each to `fn`; stops (and
-  // returns the callback's error) when `fn` fails.
-  Status read(std::uint64_t from, const std::function<Status(std::string_view)>& fn) const;
-
- private:
-  SpillFile(std::filesystem::path dir, int fd) : dir_(std::move(dir)), fd_(fd) {}
-
-  std::filesystem::path dir_;
-  int fd_ = -1;
+  std::filesystem::path dir_path_;
+  std::string final_name_;
+  UniqueFd dir_;
+  UniqueFd file_;
   std::uint64_t size_ = 0;
 };
 

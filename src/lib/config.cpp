@@ -1,5 +1,7 @@
 #include "mews_export/config.hpp"
 
+#include "files.hpp"
+
 #include <toml++/toml.h>
 
 #include <array>
@@ -36,9 +38,11 @@ std::filesystem::path default_config_path() {
 }
 
 Result<ConfigProfile> load_profile(const std::filesystem::path& path, const std::string& name) {
+  auto text = detail::read_regular_file(path, kMaxConfigFileBytes);
+  if (!text) return usage("configuration file " + path.string() + ": " + text.error().message);
   toml::table root;
   try {
-    root = toml::parse_file(path.string());
+    root = toml::parse(*text, path.string());
   } catch (const toml::parse_error& error) {
     std::ostringstream message;
     message << "configuration file " << path.string() << " is not valid TOML: " << error.description() << " (line "

@@ -15,7 +15,6 @@
 namespace mews_export {
 namespace {
 
-constexpr std::size_t kMaxErrorBody = 64 * 1024;
 // Larger than libcurl's 16 KiB default: fewer callbacks and writes per MiB.
 constexpr long kReceiveBuffer = 256 * 1024;
 
@@ -42,9 +41,10 @@ struct Transfer {
   CURL* handle = nullptr;
   const BodySink* sink = nullptr;
   HttpResponse response;
-  bool status_known = false;
-  bool to_sink = false;
+  bool head_done = false;  // the final response's head was seen (and given to the sink)
+  BodyAction action = BodyAction::Collect;
   bool sink_aborted = false;
+  bool collected_enough = false;  // a collected body reached kMaxCollectedBody: stop reading
   // Stall detection: when bytes last arrived, and the limit.
   std::chrono::steady_clock::time_point last_data = std::chrono::steady_clock::now();
   curl_off_t last_dlnow = 0;
@@ -58,13 +58,35 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
+// The blank line after a response's headers: the head is complete. Interim
+// (1xx) responses are skipped; the final one goes to the sink.
+void finish_head(Transfer& t) {
+  long code = 0;
+  curl_easy_getinfo(t.handle, CURLINFO_RESPONSE_CODE, &code);
+  if (code >= 100 && code < 200) {
+    t.response.headers.clear();
+    return;
+  }
+  t.response.status = static_cast<int>(code);
+  t.head_done = true;
+  if (t.sink != nullptr) {
+    t.action = t.sink->decide(t.response);
+  } else {
+    t.action = BodyAction::Collect;
+  }
+}
+
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const std::string_view line(data, size * count);
+  if (t->head_done) return line.size();  // trailers
   if (line.starts_with("HTTP/")) {
-    t->response.headers.clear();  // a new response (after a redirect or 100-continue)
-    t->status_known = false;
+    t->response.headers.clear();
     return line.size();
+  }
+  if (trim(line).empty()) {
+    finish_head(*t);
+    return t->action == BodyAction::Abort ? 0 : line.size();
   }
   const auto colon = line.find(':');
   if (colon != std::string_view::npos) {
@@ -78,22 +100,21 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const std::string_view chunk(data, size * count);
-  if (!t->status_known) {
-    long code = 0;
-    curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &code);
-    t->response.status = static_cast<int>(code);
-    t->to_sink = t->sink != nullptr && code >= 200 && code < 300;
-    t->status_known = true;
-  }
-  if (t->to_sink) {
-    if (!(*t->sink)(chunk)) {
+  if (!t->head_done) finish_head(*t);
+  if (t->action == BodyAction::Receive) {
+    if (!t->sink->on_data(chunk)) {
       t->sink_aborted = true;
       return CURL_WRITEFUNC_ERROR;
     }
     return chunk.size();
   }
-  const auto room = kMaxErrorBody - std::min(kMaxErrorBody, t->response.body.size());
+  if (t->action == BodyAction::Abort) return CURL_WRITEFUNC_ERROR;
+  const auto room = kMaxCollectedBody - std::min(kMaxCollectedBody, t->response.body.size());
   t->response.body.append(chunk.substr(0, room));
+  if (chunk.size() > room) {
+    t->collected_enough = true;  // what we keep is complete; the rest is not read
+    return CURL_WRITEFUNC_ERROR;
+  }
   return chunk.size();
 }
 
@@ -128,9 +149,9 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    // Never followed here: the API client refuses redirects (tokens go only to
+    // the API host) and the downloader checks each target before fetching it.
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     if (!options_.ca_bundle.empty()) {
@@ -184,7 +205,7 @@ class CurlTransport final : public HttpTransport {
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     t.response.status = static_cast<int>(status);
-    if (code == CURLE_OK) return std::move(t.response);
+    if (code == CURLE_OK || (t.collected_enough && !cancel_requested())) return std::move(t.response);
 
     Error error;
     error.http_status = 0;
@@ -196,7 +217,7 @@ class CurlTransport final : public HttpTransport {
       error.kind = ErrorKind::Interrupted;
       error.signal = cancel_signal();
       error.message = "interrupted";
-    } else if (t.sink_aborted || code == CURLE_WRITE_ERROR) {
+    } else if (t.sink_aborted || t.action == BodyAction::Abort || code == CURLE_WRITE_ERROR) {
       error.kind = ErrorKind::Io;
       error.message = "the transfer was stopped by its receiver";
     } else if (code == CURLE_OPERATION_TIMEDOUT) {

@@ -14,6 +14,7 @@ int exit_code(const Error& error) {
     case ErrorKind::PendingExists:
     case ErrorKind::Locked: return 75;
     case ErrorKind::Interrupted: return error.signal == SIGTERM ? 143 : 130;
+    case ErrorKind::OutputClosed: return 141;
     case ErrorKind::Network:
     case ErrorKind::Timeout:
     case ErrorKind::Http:
@@ -42,6 +43,7 @@ const char* to_string(ErrorKind kind) {
     case ErrorKind::Interrupted: return "interrupted";
     case ErrorKind::NotFound: return "not-found";
     case ErrorKind::Protocol: return "protocol";
+    case ErrorKind::OutputClosed: return "output-closed";
   }
   return "error";
 }

@@ -8,4 +8,9 @@ std::optional<std::string> HttpResponse::header(std::string_view name) const {
   return it->second;
 }
 
+BodyAction BodySink::decide(const HttpResponse& head) const {
+  if (on_head) return on_head(head);
+  return head.status >= 200 && head.status < 300 ? BodyAction::Receive : BodyAction::Collect;
+}
+
 }  // namespace mews_export

@@ -5,24 +5,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <mutex>
+#include <set>
 #include <utility>
 
 #include "atomic_file.hpp"
 #include "mews_export/cancel.hpp"
 #include "mews_export/redact.hpp"
 #include "mews_export/time.hpp"
+#include "mews_export/untrusted.hpp"
 #include "sha256.hpp"
 
 namespace mews_export {
 namespace {
 
 using nlohmann::json;
+
+// A journal entry is a few hundred bytes; anything much larger is not ours.
+constexpr std::size_t kMaxEntryBytes = 1024 * 1024;
 
 json opt(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
 
@@ -37,11 +43,31 @@ std::string normalise_time(const std::string& text) {
   return t ? format_utc(*t) : text;
 }
 
+// Creates `dir` and its missing parents with mode 0700. An existing directory
+// keeps its mode (it may be shared on purpose, like /tmp): when group or
+// others can enter it, a warning says so, once per directory.
 Status make_private_dir(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return std::unexpected(detail::io_error("create directory", dir, ec.value()));
-  if (::chmod(dir.c_str(), 0700) != 0) return std::unexpected(detail::io_error("chmod", dir, errno));
+  std::filesystem::path at;
+  for (const auto& component : dir) {
+    at /= component;
+    if (::mkdir(at.c_str(), 0700) != 0 && errno != EEXIST) {
+      return std::unexpected(detail::io_error("cannot create directory", at, errno));
+    }
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return std::unexpected(detail::io_error("cannot open directory", dir, errno));
+  if (!S_ISDIR(st.st_mode)) return std::unexpected(detail::io_error("cannot use", dir, ENOTDIR));
+  if ((st.st_mode & 077) != 0) {
+    static std::mutex warned_mutex;
+    static std::set<std::string> warned;
+    std::lock_guard lock(warned_mutex);
+    if (warned.insert(dir.string()).second) {
+      spdlog::warn(
+          "state directory {} can be read by other users (mode {:o}); its journal names your exports: "
+          "consider chmod 700 {} or another --state-dir",
+          dir.string(), st.st_mode & 07777, dir.string());
+    }
+  }
   return {};
 }
 
@@ -133,8 +159,8 @@ Result<Journal> Journal::open(const std::filesystem::path& state_dir) {
 }
 
 Status Journal::record(const JournalEntry& entry) {
-  if (entry.id.empty() || entry.id.find('/') != std::string::npos || entry.id.starts_with('.')) {
-    return fail(ErrorKind::Protocol, "refusing to journal an export with a malformed id");
+  if (!is_valid_export_id(entry.id)) {
+    return fail(ErrorKind::Protocol, "refusing to journal an export whose id is not an export id (a UUID)");
   }
   const auto path = dir_ / (entry.id + ".json");
   if (auto ok = detail::write_file_atomically(path, to_json(entry).dump(2) + "\n"); !ok) return ok;
@@ -147,11 +173,10 @@ std::vector<JournalEntry> Journal::entries() const {
   std::error_code ec;
   for (const auto& item : std::filesystem::directory_iterator(dir_, ec)) {
     if (item.path().extension() != ".json") continue;
-    std::ifstream in(item.path());
-    std::stringstream text;
-    text << in.rdbuf();
-    const auto parsed = json::parse(text.str(), nullptr, false);
-    if (auto entry = parse_journal_entry(parsed)) out.push_back(std::move(*entry));
+    const auto text = detail::read_regular_file(item.path(), kMaxEntryBytes);
+    const auto parsed = text ? parse_untrusted_json(*text) : Result<json>(std::unexpected(text.error()));
+    if (!parsed) continue;
+    if (auto entry = parse_journal_entry(*parsed)) out.push_back(std::move(*entry));
   }
   std::sort(out.begin(), out.end(), [](const JournalEntry& a, const JournalEntry& b) {
     return std::tie(a.created_utc, a.id) > std::tie(b.created_utc, b.id);
@@ -182,7 +207,7 @@ Result<JobLock> JobLock::acquire(const std::filesystem::path& state_dir, const s
   const auto dir = state_dir / "locks";
   if (auto ok = make_private_dir(dir); !ok) return std::unexpected(ok.error());
   const auto path = dir / (name + ".lock");
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return std::unexpected(detail::io_error("open lock file", path, errno));
   for (;;) {
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return JobLock(fd);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <random>
 
 namespace mews_export {
 
@@ -46,6 +47,45 @@ std::chrono::milliseconds next_delay(const RetryPolicy& policy, int attempt,
                static_cast<double>(policy.base_delay.count()) * static_cast<double>(1LL << exponent));
   const double r = std::clamp(random01, 0.0, 1.0);
   return std::chrono::milliseconds{static_cast<long long>(ceiling * r)};
+}
+
+double random01() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
+}
+
+RetryBudget::RetryBudget(const RetryPolicy& policy, Clock& clock, std::function<double()> random)
+    : policy_(policy), clock_(clock), random_(std::move(random)), started_(clock.now()) {}
+
+int RetryBudget::max_attempts() const { return std::max(1, policy_.max_attempts); }
+
+std::optional<std::chrono::milliseconds> RetryBudget::next_delay(std::optional<std::chrono::seconds> retry_after) {
+  ++failures_;
+  if (failures_ >= max_attempts()) {
+    reason_ = "after " + std::to_string(failures_) + " attempts";
+    return std::nullopt;
+  }
+  const auto delay = mews_export::next_delay(policy_, failures_, retry_after, random_());
+  if (clock_.now() - started_ + delay <= policy_.max_total) return delay;
+  const auto budget = format_duration(policy_.max_total);
+  if (retry_after && delay > policy_.max_total) {
+    reason_ = "the server asked to wait " + format_duration(delay) +
+              " (Retry-After), longer than the retry budget of " + budget +
+              "; try again later or raise --retry-max-time";
+  } else {
+    reason_ = "retry budget of " + budget + " spent after " + std::to_string(failures_) + " attempts";
+  }
+  return std::nullopt;
+}
+
+void RetryBudget::progress() {
+  failures_ = 0;
+  started_ = clock_.now();
+}
+
+std::optional<std::chrono::seconds> retry_after_of(const Error& error) {
+  if (error.retry_after_seconds < 0) return std::nullopt;
+  return std::chrono::seconds{error.retry_after_seconds};
 }
 
 }  // namespace mews_export

@@ -12,24 +12,38 @@
 
 namespace mews_export::testing {
 
-// Builds a response; when `sink` is given and the status is 2xx, feeds `body`
-// to it in chunks of `chunk` bytes (as a real transport would) instead of
-// storing it. A sink that returns false yields an Io error.
+// Builds a response the way a real transport delivers it: the head goes to
+// `sink` first; when it asks to receive the body, `body` follows in chunks of
+// `chunk` bytes (a sink that stops yields an Io error); otherwise the body is
+// collected (capped at kMaxCollectedBody), or the transfer aborted.
 inline Result<HttpResponse> respond(const BodySink* sink, int status, std::string body,
                                     std::map<std::string, std::string> headers = {}, std::size_t chunk = 16 * 1024) {
   HttpResponse response;
   response.status = status;
   response.headers = std::move(headers);
-  if (sink != nullptr && status >= 200 && status < 300) {
-    for (std::size_t at = 0; at < body.size(); at += chunk) {
-      if (!(*sink)(std::string_view(body).substr(at, chunk))) {
-        return std::unexpected(Error{.kind = ErrorKind::Io, .message = "sink aborted"});
-      }
+  const BodyAction action = sink != nullptr ? sink->decide(response) : BodyAction::Collect;
+  if (action == BodyAction::Abort) return std::unexpected(Error{.kind = ErrorKind::Io, .message = "sink aborted"});
+  if (action == BodyAction::Collect) {
+    response.body = body.substr(0, kMaxCollectedBody);
+    return response;
+  }
+  for (std::size_t at = 0; at < body.size(); at += chunk) {
+    if (!sink->on_data(std::string_view(body).substr(at, chunk))) {
+      return std::unexpected(Error{.kind = ErrorKind::Io, .message = "sink aborted"});
     }
-  } else {
-    response.body = std::move(body);
   }
   return response;
+}
+
+// Delivers a 200 head and then only `part` of a body to `sink`, and fails like
+// a reset connection (as a transfer cut off in the middle).
+inline Result<HttpResponse> respond_cut(const BodySink* sink, std::string_view part,
+                                        std::map<std::string, std::string> headers = {}) {
+  HttpResponse head;
+  head.status = 200;
+  head.headers = std::move(headers);
+  if (sink->decide(head) == BodyAction::Receive) sink->on_data(part);
+  return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
 }
 
 class FakeTransport final : public HttpTransport {

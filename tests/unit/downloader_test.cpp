@@ -28,6 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 using mews_export::testing::FakeTransport;
 using mews_export::testing::respond;
+using mews_export::testing::respond_cut;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -131,10 +132,7 @@ FakeTransport::Handler reset_once_then_serve(const std::string& body, std::size_
   auto calls = std::make_shared<std::atomic<int>>(0);
   return [body, cut_at, calls, h = serve(body, honour_range)](const HttpRequest& r,
                                                               const BodySink* sink) -> Result<HttpResponse> {
-    if ((*calls)++ == 0) {
-      (*sink)(std::string_view(body).substr(0, cut_at));
-      return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
-    }
+    if ((*calls)++ == 0) return respond_cut(sink, std::string_view(body).substr(0, cut_at));
     return h(r, sink);
   };
 }
@@ -335,10 +333,7 @@ TEST_F(DownloaderTest, WrongContentRangeRestartsFromZero) {
   transport.on(route(0),
                [body, calls, h = serve(body)](const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
                  const int n = (*calls)++;
-                 if (n == 0) {
-                   (*sink)(std::string_view(body).substr(0, 100));
-                   return std::unexpected(Error{.kind = ErrorKind::Network, .message = "reset"});
-                 }
+                 if (n == 0) return respond_cut(sink, std::string_view(body).substr(0, 100));
                  if (n == 1) return respond(sink, 206, body.substr(150), {{"content-range", "bytes 150-999/1000"}});
                  return h(r, sink);
                });
@@ -665,9 +660,12 @@ TEST_F(DownloaderTest, CancellationIsInterruptedAndKeepsThePartFile) {
   const std::string body = make_lines(40, "k");
   const auto exp = make_export("exp-cancel", {body});
   transport.on(route(0), [body](const HttpRequest&, const BodySink* sink) -> Result<HttpResponse> {
-    if (!(*sink)(std::string_view(body).substr(0, 100))) return std::unexpected(Error{.kind = ErrorKind::Io});
+    if (sink->decide(HttpResponse{.status = 200}) != BodyAction::Receive ||
+        !sink->on_data(std::string_view(body).substr(0, 100))) {
+      return std::unexpected(Error{.kind = ErrorKind::Io});
+    }
     request_cancel(SIGTERM);
-    if (!(*sink)(std::string_view(body).substr(100))) {
+    if (!sink->on_data(std::string_view(body).substr(100))) {
       return std::unexpected(Error{.kind = ErrorKind::Io, .message = "sink aborted"});
     }
     return respond(nullptr, 200, "");
@@ -704,6 +702,193 @@ TEST_F(DownloaderTest, UnwritableOutputDirectoryIsIoNamingThePath) {
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::Io);
   EXPECT_NE(result.error().message.find("not-a-dir"), std::string::npos) << result.error().message;
+}
+
+// ----------------------------------------------------- hostile servers
+
+TEST_F(DownloaderTest, RedirectsAreFollowedOnlyToHttpsOrLoopbackHttp) {
+  const std::string body = make_lines(5, "rd");
+  const auto exp = make_export("exp-redir", {body});
+  transport.on(route(0), [](const HttpRequest&, const BodySink* sink) {
+    return respond(sink, 307, "", {{"location", "https://cdn.example.com/moved/f0?sig=CDN"}});
+  });
+  transport.on("/moved/f0", serve(body));
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(slurp(dir.path() / "exp-redir" / "part-001.jsonl"), body);
+  EXPECT_TRUE(clock.sleeps().empty());
+
+  for (const std::string target : {"ftp://cdn.example.com/f", "file:///etc/passwd", "http://10.1.2.3/f?sig=x"}) {
+    FakeTransport t;
+    t.on(route(0), [target](const HttpRequest&, const BodySink* sink) {
+      return respond(sink, 302, "", {{"location", target}});
+    });
+    const auto refused = make_export("exp-redir-bad", {body});
+    Downloader d(t, clock, nullptr);
+    auto r = d.download(refused, dir_options());
+    ASSERT_FALSE(r) << target;
+    EXPECT_EQ(r.error().kind, ErrorKind::Protocol) << r.error().message;
+    EXPECT_NE(r.error().message.find("refusing a redirect"), std::string::npos) << r.error().message;
+    EXPECT_EQ(t.requests().size(), 1u) << target;  // the target was never asked
+  }
+}
+
+TEST_F(DownloaderTest, EndlessRedirectsStopAfterTen) {
+  const auto exp = make_export("exp-loop", {"a\n"});
+  transport.on(route(0), [](const HttpRequest& r, const BodySink* sink) {
+    return respond(sink, 302, "", {{"location", r.url + "x"}});
+  });
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Protocol);
+  EXPECT_EQ(transport.requests().size(), 11u);
+}
+
+TEST_F(DownloaderTest, UnusableFileUrlsFailAtOnceWithoutARequest) {
+  for (const std::string url : {"", "relative/path", "ftp://h/f", "file:///etc/passwd", "http://10.1.2.3/f?sig=s"}) {
+    auto exp = make_export("exp-badurl", {"a\n"});
+    exp.files[0].url = url;
+    FakeTransport t;
+    Downloader d(t, clock, nullptr);
+    auto result = d.download(exp, dir_options());
+    ASSERT_FALSE(result) << url;
+    EXPECT_EQ(result.error().kind, ErrorKind::Protocol) << url;
+    EXPECT_TRUE(t.requests().empty()) << url;
+    EXPECT_TRUE(clock.sleeps().empty()) << url;
+    EXPECT_EQ(result.error().message.find("sig=s"), std::string::npos) << result.error().message;
+  }
+  auto insecure = make_export("exp-insecure", {"a\n"});
+  insecure.files[0].url = "http://10.1.2.3/f0?sig=s";
+  transport.on(route(0), serve("a\n"));
+  auto options = dir_options();
+  options.allow_insecure_http = true;
+  Downloader downloader(transport, clock, nullptr);
+  EXPECT_TRUE(downloader.download(insecure, options));
+}
+
+TEST_F(DownloaderTest, ResumeSendsIfRangeAndAChangedFileStartsOver) {
+  const std::string first = make_lines(40, "v1");
+  std::string second = first;
+  second[20] = second[20] == 'a' ? 'b' : 'a';  // same size, other bytes
+  const auto exp = make_export("exp-ifrange", {first});
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto if_range = std::make_shared<std::string>();
+  transport.on(route(0), [=](const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
+    if ((*calls)++ == 0) return respond_cut(sink, std::string_view(first).substr(0, 100), {{"etag", "\"v1\""}});
+    *if_range = r.headers.count("If-Range") ? r.headers.at("If-Range") : "";
+    return respond(sink, 200, second, {{"etag", "\"v2\""}}, 7);  // the validator no longer matches
+  });
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(*if_range, "\"v1\"");
+  EXPECT_EQ(slurp(dir.path() / "exp-ifrange" / "part-001.jsonl"), second);  // never spliced
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(second));
+}
+
+TEST_F(DownloaderTest, AStreamThatChangedUnderneathFailsVerification) {
+  const std::string first = make_lines(40, "v1");
+  std::string second = first;
+  second[20] = second[20] == 'a' ? 'b' : 'a';
+  const auto exp = make_export("exp-schanged", {first});
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  transport.on(route(0), [=](const HttpRequest&, const BodySink* sink) -> Result<HttpResponse> {
+    if ((*calls)++ == 0) return respond_cut(sink, std::string_view(first).substr(0, 100), {{"etag", "\"v1\""}});
+    return respond(sink, 200, second, {{"etag", "\"v2\""}});
+  });
+  StreamFile out;
+  DownloadOptions options;
+  options.out_stream = out.get();
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Verification);
+  EXPECT_EQ(out.contents(), first.substr(0, 100));  // nothing of the other version
+}
+
+TEST_F(DownloaderTest, EveryByteThatArrivedStaysEvenWhenResumedResponsesFail) {
+  // Each response is cut after 6 KiB: a 16 KiB file needs exactly three requests,
+  // and a resumed response's bytes are kept although that response failed.
+  const std::string body = make_lines(500, "cut");
+  ASSERT_GT(body.size(), 12u * 1024);
+  ASSERT_LT(body.size(), 18u * 1024);
+  const std::size_t cut = 6 * 1024;
+  const auto exp = make_export("exp-cuts", {body});
+  transport.on(route(0), [body, cut](const HttpRequest& r, const BodySink* sink) -> Result<HttpResponse> {
+    const std::size_t from = r.range_from.value_or(0);
+    const std::string rest = body.substr(from);
+    if (rest.size() <= cut) return serve(body)(r, sink);
+    HttpResponse head{.status = from > 0 ? 206 : 200};
+    if (from > 0)
+      head.headers["content-range"] =
+          "bytes " + std::to_string(from) + "-" + std::to_string(body.size() - 1) + "/" + std::to_string(body.size());
+    if (sink->decide(head) != BodyAction::Receive) return std::unexpected(Error{.kind = ErrorKind::Io});
+    sink->on_data(std::string_view(rest).substr(0, cut));
+    return std::unexpected(Error{.kind = ErrorKind::Network, .message = "connection reset by peer"});
+  });
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(transport.requests().size(), (body.size() + cut - 1) / cut);
+  EXPECT_EQ(slurp(dir.path() / "exp-cuts" / "part-001.jsonl"), body);
+  // No scratch file anywhere: resumed bytes go straight into the .part.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path() / "exp-cuts"), fs::directory_iterator{}), 2);
+}
+
+TEST_F(DownloaderTest, SymbolicLinksInTheOutputAreRefusedNotFollowed) {
+  const std::string body = make_lines(5, "sl");
+  serve_all({body});
+  const auto victim = dir.path() / "victim.txt";
+  write_text(victim, "precious\n");
+  for (const std::string name : {"part-001.jsonl", "part-001.jsonl.part", "manifest.json"}) {
+    const auto exp = make_export("exp-link", {body});
+    const auto out = dir.path() / "exp-link";
+    fs::remove_all(out);
+    fs::create_directories(out);
+    fs::create_symlink(victim, out / name);
+    Downloader downloader(transport, clock, nullptr);
+    auto result = downloader.download(exp, dir_options());
+    ASSERT_FALSE(result) << name;
+    EXPECT_EQ(result.error().kind, ErrorKind::Io) << name;
+    EXPECT_NE(result.error().message.find((out / name).string()), std::string::npos) << result.error().message;
+    EXPECT_NE(result.error().message.find("symbolic link"), std::string::npos) << result.error().message;
+    EXPECT_EQ(slurp(victim), "precious\n") << name;
+  }
+  // The export directory itself as a link to elsewhere.
+  fs::remove_all(dir.path() / "exp-link");
+  fs::create_directories(dir.path() / "elsewhere");
+  fs::create_directory_symlink(dir.path() / "elsewhere", dir.path() / "exp-link");
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(make_export("exp-link", {body}), dir_options());
+  ASSERT_FALSE(result);
+  EXPECT_TRUE(fs::is_empty(dir.path() / "elsewhere"));
+}
+
+TEST_F(DownloaderTest, ALinkWithTheRightSizeIsNotTakenForAVerifiedFile) {
+  const std::string body = "0123456789\n";
+  const auto exp = make_export("exp-sized", {body});
+  const auto out = dir.path() / "exp-sized";
+  fs::create_directories(out);
+  write_text(dir.path() / "same-size.txt", "abcdefghij\n");
+  fs::create_symlink(dir.path() / "same-size.txt", out / "part-001.jsonl");
+  serve_all({body});
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, dir_options());
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("symbolic link"), std::string::npos) << result.error().message;
+}
+
+TEST_F(DownloaderTest, IdsThatCannotNameADirectoryAreRefused) {
+  for (const std::string& id : std::vector<std::string>{"../escape", "a/b", "\x1b[2J", std::string("nul\0", 4), ".."}) {
+    const auto exp = make_export(id, {"a\n"});
+    Downloader downloader(transport, clock, nullptr);
+    auto result = downloader.download(exp, dir_options());
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().kind, ErrorKind::Protocol);
+  }
+  EXPECT_TRUE(fs::is_empty(dir.path()));
 }
 
 // ------------------------------------------------------------ atomic files

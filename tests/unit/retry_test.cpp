@@ -51,3 +51,41 @@ TEST(Retry, AbsurdRetryAfterIsCappedAtAYear) {
   EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), hours{24 * 365});
   EXPECT_EQ(next_delay(RetryPolicy{}, 1, parse_retry_after("9999999999999999", now), 0.5), hours{24 * 365});
 }
+
+TEST(RetryBudget, CountsAttemptsAndSaysWhyItGaveUp) {
+  FakeClock clock;
+  RetryBudget budget({.max_attempts = 3, .base_delay = milliseconds{100}}, clock, [] { return 0.5; });
+  EXPECT_EQ(budget.next_delay(std::nullopt), milliseconds{50});
+  EXPECT_EQ(budget.next_delay(std::nullopt), milliseconds{100});
+  EXPECT_FALSE(budget.next_delay(std::nullopt));
+  EXPECT_EQ(budget.exhausted_reason(), "after 3 attempts");
+}
+
+TEST(RetryBudget, ProgressStartsBothBudgetsAgain) {
+  FakeClock clock;
+  RetryBudget budget({.max_attempts = 2, .max_total = seconds{10}}, clock, [] { return 0.0; });
+  ASSERT_TRUE(budget.next_delay(std::nullopt));
+  clock.advance(seconds{9});
+  budget.progress();
+  EXPECT_EQ(budget.failures(), 0);
+  EXPECT_TRUE(budget.next_delay(seconds{9}));  // 9 s more fits in a fresh 10 s budget
+}
+
+TEST(RetryBudget, TimeBudgetSpentEndsRetries) {
+  FakeClock clock;
+  RetryBudget budget({.max_attempts = 100, .max_total = seconds{10}}, clock, [] { return 0.0; });
+  ASSERT_TRUE(budget.next_delay(seconds{4}));
+  clock.advance(seconds{8});
+  EXPECT_FALSE(budget.next_delay(seconds{4}));
+  EXPECT_NE(budget.exhausted_reason().find("retry budget of 10s spent"), std::string::npos)
+      << budget.exhausted_reason();
+}
+
+TEST(RetryBudget, RetryAfterLongerThanTheWholeBudgetSaysWhatTheServerAsked) {
+  FakeClock clock;
+  RetryBudget budget({.max_total = minutes{15}}, clock);
+  EXPECT_FALSE(budget.next_delay(hours{2}));
+  EXPECT_NE(budget.exhausted_reason().find("asked to wait 2h (Retry-After)"), std::string::npos)
+      << budget.exhausted_reason();
+  EXPECT_NE(budget.exhausted_reason().find("15m"), std::string::npos);
+}

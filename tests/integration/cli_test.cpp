@@ -16,6 +16,7 @@
 #include "mews_export/validate.hpp"
 #include "sha256.hpp"
 #include "support/export_checks.hpp"
+#include "support/sandbox_cli.hpp"
 #include "support/sandbox_process.hpp"
 
 using namespace mews_export;
@@ -31,32 +32,9 @@ const json kFastScenario = {{"progression", {{"pending_polls", 1}, {"processing_
                               {"Company", {{"files", 0}}}}},
                             {"failed_entities", {"AvailabilityBlock"}}};
 
-class Cli : public ::testing::Test {
+class Cli : public ::testing::Test, public SandboxCli {
  protected:
-  explicit Cli(const json& scenario = kFastScenario) : sandbox_(scenario) {}
-
-  // The sandbox's platform and tokens, and this test's state and config dirs
-  // (never the user's own), plus `overrides`.
-  std::map<std::string, std::string> cli_env(std::map<std::string, std::string> overrides = {}) {
-    overrides.try_emplace("MEWS_PLATFORM", sandbox_.url());
-    overrides.try_emplace("MEWS_CLIENT_TOKEN", sandbox_.client_token());
-    overrides.try_emplace("MEWS_ACCESS_TOKEN", sandbox_.access_token());
-    overrides.try_emplace("MEWS_EXPORT_STATE_DIR", (dir_ / "state").string());
-    overrides.try_emplace("XDG_CONFIG_HOME", (dir_ / "config").string());
-    return overrides;
-  }
-
-  // Runs mews-export with cli_env(`env`).
-  ProcessResult cli(std::vector<std::string> args, std::map<std::string, std::string> env = {},
-                    bool may_show_urls = false) {
-    args.insert(args.begin(), MEWS_EXPORT_BIN);
-    auto result = run_process(args, cli_env(std::move(env)));
-    expect_no_secrets(result.stderr_text);
-    if (!may_show_urls) expect_no_secrets(result.stdout_text);
-    return result;
-  }
-
-  void expect_no_secrets(const std::string& text) { mews_export::testing::expect_no_secrets(sandbox_, text); }
+  explicit Cli(const json& scenario = kFastScenario) : SandboxCli(scenario, "mews-cli") {}
 
   // Holds the job lock that `run --entity <entity>` takes, as another run would.
   JobLock hold_job_lock(const std::string& entity) {
@@ -71,20 +49,9 @@ class Cli : public ::testing::Test {
     return std::move(*lock);
   }
 
-  std::uint64_t api_requests() { return sandbox_.stats()["api_requests_total"].get<std::uint64_t>(); }
-  std::uint64_t adds() {
-    std::uint64_t n = 0;
-    const auto stats = sandbox_.stats();
-    for (const auto& [entity, count] : stats["adds_created"].items()) n += count.get<std::uint64_t>();
-    return n;
-  }
-
   void expect_export_matches_server(const std::filesystem::path& dir, const std::string& id) {
     mews_export::testing::expect_export_matches_server(sandbox_, dir, id);
   }
-
-  SandboxProcess sandbox_;
-  TempDir dir_{"mews-cli"};
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "mews_export/downloader.hpp"
 #include "sha256.hpp"
 #include "support/export_checks.hpp"
+#include "support/sandbox_cli.hpp"
 #include "support/sandbox_process.hpp"
 
 using namespace mews_export;
@@ -75,34 +76,9 @@ bool has_range(const json& stats, const std::string& range) {
 
 // Shared by every fixture here: runs the CLI against the sandbox, checks for
 // secrets, and compares a downloaded directory with the server's files.
-class FaultsBase {
+class FaultsBase : public SandboxCli {
  protected:
-  explicit FaultsBase(const json& scenario) : sandbox_(scenario) {}
-
-  ProcessResult cli(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-    args.insert(args.begin(), MEWS_EXPORT_BIN);
-    auto result = run_process(args, environment(std::move(env)), std::nullopt, 60);
-    expect_no_secrets(result.stderr_text);
-    expect_no_secrets(result.stdout_text);
-    return result;
-  }
-
-  std::map<std::string, std::string> environment(std::map<std::string, std::string> env = {}) {
-    env.try_emplace("MEWS_PLATFORM", sandbox_.url());
-    env.try_emplace("MEWS_CLIENT_TOKEN", sandbox_.client_token());
-    env.try_emplace("MEWS_ACCESS_TOKEN", sandbox_.access_token());
-    env.try_emplace("MEWS_EXPORT_STATE_DIR", (dir_ / "state").string());
-    return env;
-  }
-
-  void expect_no_secrets(const std::string& text) { mews_export::testing::expect_no_secrets(sandbox_, text); }
-
-  std::uint64_t adds() {
-    std::uint64_t n = 0;
-    const auto stats = sandbox_.stats();
-    for (const auto& [entity, c] : stats["adds_created"].items()) n += c.get<std::uint64_t>();
-    return n;
-  }
+  explicit FaultsBase(const json& scenario) : SandboxCli(scenario, "mews-faults") {}
 
   // The shared checks, plus: exactly one export on the server, and line counts
   // equal to the records the server generated.
@@ -134,9 +110,6 @@ class FaultsBase {
     }
     return out;
   }
-
-  SandboxProcess sandbox_;
-  TempDir dir_{"mews-faults"};
 };
 
 // --------------------------------------------------------- one fault class each
@@ -355,7 +328,7 @@ TEST_F(FaultsStdout, MissingFinalNewlineGetsExactlyOneNewlineOnStdout) {
 
   // And through jq every record arrives, none merged with the next.
   const std::string command = std::string(MEWS_EXPORT_BIN) + " download " + id + " --stdout | jq -c .Id | wc -l";
-  const auto piped = run_process({"/bin/sh", "-c", command}, environment());
+  const auto piped = run_process({"/bin/sh", "-c", command}, cli_env());
   expect_no_secrets(piped.stdout_text);
   expect_no_secrets(piped.stderr_text);
   ASSERT_EQ(piped.exit_code, 0) << piped.stderr_text;

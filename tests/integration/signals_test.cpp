@@ -15,6 +15,7 @@
 #include "mews_export/downloader.hpp"
 #include "sha256.hpp"
 #include "support/export_checks.hpp"
+#include "support/sandbox_cli.hpp"
 #include "support/sandbox_process.hpp"
 
 using namespace mews_export;
@@ -37,23 +38,16 @@ const json kSlowFirstTransfer = {{"progression", {{"pending_polls", 1}, {"proces
                                     {"seconds", 0.1},
                                     {"times", 1}}}}};
 
-class Signals : public ::testing::Test {
+class Signals : public ::testing::Test, public SandboxCli {
  protected:
-  explicit Signals(const json& scenario = kSlowFirstTransfer) : sandbox_(scenario) {}
-
-  std::map<std::string, std::string> environment() {
-    return {{"MEWS_PLATFORM", sandbox_.url()},
-            {"MEWS_CLIENT_TOKEN", sandbox_.client_token()},
-            {"MEWS_ACCESS_TOKEN", sandbox_.access_token()},
-            {"MEWS_EXPORT_STATE_DIR", (dir_ / "state").string()}};
-  }
+  explicit Signals(const json& scenario = kSlowFirstTransfer) : SandboxCli(scenario, "mews-signals") {}
 
   std::vector<std::string> run_args() const {
     return {MEWS_EXPORT_BIN, "run", "--entity", "OrderItem", "-o", (dir_ / "out").string(), "--interval", "50ms"};
   }
 
-  ProcessResult cli(const std::vector<std::string>& argv) {
-    auto result = run_process(argv, environment(), std::nullopt, 60);
+  ProcessResult run(const std::vector<std::string>& argv) {
+    auto result = run_process(argv, cli_env(), std::nullopt, 60);
     expect_no_secrets(result);
     return result;
   }
@@ -86,13 +80,6 @@ class Signals : public ::testing::Test {
     return {};
   }
 
-  std::uint64_t adds() {
-    std::uint64_t n = 0;
-    const auto stats = sandbox_.stats();
-    for (const auto& [entity, c] : stats["adds_created"].items()) n += c.get<std::uint64_t>();
-    return n;
-  }
-
   bool has_range(const std::string& range) {
     const auto stats = sandbox_.stats();
     for (const auto& r : stats["ranges"])
@@ -114,7 +101,7 @@ class Signals : public ::testing::Test {
 
   // Re-runs the same command: it must re-attach, resume at `resume_at` and finish.
   void expect_rerun_resumes(const std::string& id, std::uint64_t resume_at) {
-    const auto r = cli(run_args());
+    const auto r = run(run_args());
     ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
     EXPECT_EQ(r.stdout_text, (dir_ / "out" / id).string() + "\n");
     EXPECT_EQ(adds(), 1u) << "the re-run should have re-attached to the journaled export";
@@ -122,16 +109,13 @@ class Signals : public ::testing::Test {
         << "expected a resume at byte " << resume_at << "; stats: " << sandbox_.stats().dump();
     expect_export_matches_server(dir_ / "out" / id, id);
   }
-
-  SandboxProcess sandbox_;
-  TempDir dir_{"mews-signals"};
 };
 
 }  // namespace
 
 TEST_F(Signals, SigkillMidDownloadThenRerunResumesTheSameExport) {
   ChildProcess child;
-  child.start(run_args(), environment());
+  child.start(run_args(), cli_env());
   const auto part = wait_for_part(child, 40000);
   ASSERT_FALSE(part.empty()) << "no growing .part file; stderr:\n" << child.stderr_text();
   child.send(SIGKILL);
@@ -155,7 +139,7 @@ class SignalsInterrupt : public Signals, public ::testing::WithParamInterface<in
 TEST_P(SignalsInterrupt, MidDownloadExitsWithTheSignalCodeAndKeepsState) {
   const int signal = GetParam();
   ChildProcess child;
-  child.start(run_args(), environment());
+  child.start(run_args(), cli_env());
   const auto part = wait_for_part(child, 40000);
   ASSERT_FALSE(part.empty()) << "no growing .part file; stderr:\n" << child.stderr_text();
   const auto sent = std::chrono::steady_clock::now();
@@ -202,7 +186,7 @@ TEST_F(SignalsWhileWaiting, SigintWhileWaitingExits130Promptly) {
   ChildProcess child;
   auto args = run_args();
   args.back() = "30s";  // --interval 30s: the signal must cut the sleep short
-  child.start(args, environment());
+  child.start(args, cli_env());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline && child.running() &&
          sandbox_.stats()["getall_calls"].get<std::uint64_t>() < 1) {

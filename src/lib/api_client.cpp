@@ -141,11 +141,11 @@ Result<json> ApiClient::attempt(std::string_view action, const HttpRequest& requ
   if (status < 200 || status >= 300) return std::unexpected(api_error_from_response(status, *response));
   auto parsed = parse_untrusted_json(answer.body);
   if (!parsed || !parsed->is_object()) {
-    return std::unexpected(Error{.kind = ErrorKind::Protocol,
-                                 .message = what + " answered with a body that is not a JSON object" +
-                                            (parsed ? std::string() : ": " + parsed.error().message),
-                                 .http_status = status,
-                                 .request_id = response->header("request-id").value_or("")});
+    return std::unexpected(Error{
+        .kind = ErrorKind::Protocol,
+        .message = what + ": " + (parsed ? std::string("the answer is not a JSON object") : parsed.error().message),
+        .http_status = status,
+        .request_id = response->header("request-id").value_or("")});
   }
   return parsed;
 }
@@ -182,7 +182,13 @@ Result<Export> ApiClient::add_export(const AddExportRequest& request) {
   if (!body) return std::unexpected(body.error());
   const auto it = body->find("Export");
   if (it == body->end()) return fail(ErrorKind::Protocol, "exports/add answered without an Export");
-  return parse_export(*it);
+  auto created = parse_export(*it);
+  if (created && !is_valid_export_id(created->id)) {
+    // Its id would name the journal entry and the output directory.
+    return fail(ErrorKind::Protocol,
+                "exports/add answered with an id that is not an export id (a UUID): '" + created->id + "'");
+  }
+  return created;
 }
 
 Result<std::vector<Export>> ApiClient::get_exports(std::span<const std::string> ids) {

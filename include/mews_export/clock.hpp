@@ -7,6 +7,8 @@
 #include <mutex>
 #include <vector>
 
+#include "mews_export/time.hpp"
+
 namespace mews_export {
 
 class Clock {
@@ -18,6 +20,9 @@ class Clock {
   // Sleeps `d`; returns false early when cancellation was requested (see cancel.hpp).
   virtual bool sleep_for(duration d) = 0;
 };
+
+// `clock`'s now, in whole seconds.
+UtcTime utc_now(Clock& clock);
 
 // Real time; sleeps wake up early on cancellation (SIGINT/SIGTERM).
 class SystemClock final : public Clock {

@@ -28,33 +28,40 @@ struct ConfigProfile {
 // A configuration file larger than this is refused.
 inline constexpr std::size_t kMaxConfigFileBytes = 1024 * 1024;
 
-// Reads profile `name` from the TOML file at `path`. Errors (Usage) name the
-// file and say what to change: a syntax error (with line), a missing profile
-// (listing those that exist), an unknown key, a value of the wrong type, or a
-// token value put in the file.
+// A whole configuration file: every profile, each checked.
+struct ConfigFile {
+  std::filesystem::path path;
+  std::map<std::string, ConfigProfile> profiles;  // by name, sorted bytewise
+
+  // The profile `name`, or null.
+  const ConfigProfile* find(const std::string& name) const;
+  // "a, b, c" (for messages).
+  std::string profile_names() const;
+};
+
+// Reads the TOML file at `path`. Errors (Usage) name the file and say what to
+// change: not a small regular file, a syntax error (with line), a key outside
+// [profiles.NAME], an unknown key, a value of the wrong type, or a token value
+// put in the file.
+Result<ConfigFile> load_config(const std::filesystem::path& path);
+
+// Reads profile `name` from the file at `path`: load_config(), then
+// UnknownProfile (listing the profiles that exist) when it has no such profile.
 Result<ConfigProfile> load_profile(const std::filesystem::path& path, const std::string& name);
 
-// $XDG_CONFIG_HOME/mews-export/config.toml, else ~/.config/mews-export/config.toml.
-std::filesystem::path default_config_path();
+// The error for a profile asked for by name that `file` does not have (or
+// that cannot be looked up because there is no file).
+Error unknown_profile(const std::string& name, const ConfigFile* file, const std::filesystem::path& path);
 
 enum class SettingSource { CommandLine, Environment, Profile, Default };
 const char* to_string(SettingSource source);
-
-struct Setting {
-  std::optional<std::string> value;
-  SettingSource source = SettingSource::Default;
-  std::string origin;  // "--platform", "MEWS_PLATFORM", "default (/path)" (the profile), ""
-};
 
 // Looks up environment variables; injectable for tests.
 using EnvLookup = std::function<std::optional<std::string>(const char*)>;
 // The process environment (unset and empty both count as absent).
 std::optional<std::string> process_env(const char* name);
 
-// Picks the first present of: `flag` (named `flag_name`), environment `env_name`
-// (may be null), `profile` key `key` (may be null), `fallback`.
-Setting resolve_setting(const std::optional<std::string>& flag, const char* flag_name, const char* env_name,
-                        const ConfigProfile* profile, const char* key, std::optional<std::string> fallback,
-                        const EnvLookup& env);
+// $XDG_CONFIG_HOME/mews-export/config.toml, else ~/.config/mews-export/config.toml.
+std::filesystem::path default_config_path(const EnvLookup& env = process_env);
 
 }  // namespace mews_export

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mews_export/clock.hpp"
+#include "mews_export/config.hpp"
 #include "mews_export/error.hpp"
 #include "mews_export/model.hpp"
 #include "mews_export/validate.hpp"
@@ -38,6 +39,9 @@ struct JobKey {
   std::string lock_name() const;
 };
 
+// The fingerprint of a pair of tokens, as the journal and lock names use it.
+std::string credentials_fingerprint(const std::string& client_token, const std::string& access_token);
+
 // Builds the key of a validated request.
 JobKey make_job_key(const std::string& platform, const std::string& client_token, const std::string& access_token,
                     const AddArguments& args, const AddExportRequest& request);
@@ -45,7 +49,7 @@ JobKey make_job_key(const std::string& platform, const std::string& client_token
 struct JournalEntry {
   std::string id;
   JobKey key;
-  std::string status;  // the last status we saw ("Pending", "Success", ...)
+  ExportStatus status = ExportStatus::Unknown;  // the last status we saw; NotFound: getAll no longer lists it
   std::string created_utc;
   std::string updated_utc;
   std::string output;       // the output directory, or "-" for stdout
@@ -53,6 +57,8 @@ struct JournalEntry {
 
   // Unfinished: not downloaded, and not Failed, Expired or NotFound (forgotten by the API).
   bool unfinished() const;
+  // The entry of a new export `created` for `key`, now.
+  static JournalEntry created(const Export& created, const JobKey& key, const std::string& output, UtcTime now);
 };
 
 nlohmann::json to_json(const JournalEntry& entry);
@@ -69,6 +75,8 @@ class Journal {
   std::vector<JournalEntry> entries() const;
   // The newest unfinished entry whose key `key` matches.
   std::optional<JournalEntry> find_unfinished(const JobKey& key) const;
+  // The entry of export `id` (compared without regard to case), if any.
+  std::optional<JournalEntry> find(const std::string& id) const;
 
   const std::filesystem::path& directory() const { return dir_; }
 
@@ -76,9 +84,10 @@ class Journal {
   std::filesystem::path dir_;
 };
 
-// The default state directory: $MEWS_EXPORT_STATE_DIR, else $XDG_STATE_HOME/mews-export,
-// else ~/.local/state/mews-export.
-std::filesystem::path default_state_dir();
+// The default state directory: $XDG_STATE_HOME/mews-export, else
+// ~/.local/state/mews-export (MEWS_EXPORT_STATE_DIR and --state-dir are
+// settings: see settings.hpp).
+std::filesystem::path default_state_dir(const EnvLookup& env = process_env);
 
 // An exclusive advisory lock (flock) on <state_dir>/locks/<name>.lock, released
 // on destruction or process death (so a crashed run never leaves it stuck).

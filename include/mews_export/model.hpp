@@ -37,7 +37,9 @@ std::string_view to_string(EntityType type);
 // Case-insensitive match of a known type name; nullopt when unknown.
 std::optional<EntityType> parse_entity_type(std::string_view name);
 
-enum class ExportStatus { Pending, Processing, Success, Failed, Expired, Unknown };
+// The API's statuses, Unknown for any other it may send, and NotFound: never
+// sent by the API, it marks a journaled export that getAll no longer lists.
+enum class ExportStatus { Pending, Processing, Success, Failed, Expired, Unknown, NotFound };
 
 std::string_view to_string(ExportStatus status);
 // Exact match of the API's spelling; Unknown for anything else.

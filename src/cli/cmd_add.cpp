@@ -1,7 +1,4 @@
 // `mews-export add`: validate locally, then exports/add; prints the new id.
-#include <spdlog/spdlog.h>
-
-#include <cstdio>
 #include <memory>
 
 #include "app.hpp"
@@ -10,13 +7,15 @@ namespace mews_export::cli {
 namespace {
 
 int run_add(const GlobalOptions& global, const AddArguments& args) {
-  auto request = build_add_request(args, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
-  if (!request) return report(request.error());
-  auto context = Context::create(global);
+  // Invalid input is refused before anything else (no token needed to say so).
+  SystemClock clock;
+  if (auto request = build_add_request(args, utc_now(clock)); !request) {
+    return report(request.error());
+  }
+  auto context = Context::create(global, command_flags(global));
   if (!context) return report(context.error());
-  auto created = (*context)->api().add_export(*request);
+  auto created = add_job(args, (*context)->services());
   if (!created) return report(created.error());
-  journal_created(**context, args, *request, *created, "");
   if (global.json) {
     print_json(export_to_public_json(*created));
   } else {

@@ -1,14 +1,9 @@
 // `mews-export list`: the exports this machine started (the journal), newest
 // first, refreshed with one getAll unless --offline.
-#include <spdlog/spdlog.h>
-
-#include <cstdio>
-#include <map>
 #include <memory>
 
 #include "app.hpp"
-#include "mews_export/redact.hpp"
-#include "mews_export/time.hpp"
+#include "mews_export/journal.hpp"
 
 namespace mews_export::cli {
 namespace {
@@ -20,58 +15,36 @@ struct ListOptions {
   bool offline = false;
 };
 
-int run_list(const GlobalOptions& global, const ListOptions& options) {
-  const auto state_dir = state_dir_of(global);
-  if (!state_dir) return report(state_dir.error());
-  auto journal = Journal::open(*state_dir);
-  if (!journal) return report(journal.error());
-  auto entries = journal->entries();
-  if (!options.all && entries.size() > kDefaultListLength) entries.resize(kDefaultListLength);
-
-  std::map<std::string, Export> fresh;
-  if (!options.offline && !entries.empty()) {
-    auto made = Context::create(global);
-    if (!made) return report(made.error());
-    Context& context = **made;
-    const auto& credentials = context.api().options().credentials;
-    const auto fingerprint = token_fingerprint(credentials.client_token + '\n' + credentials.access_token);
-    std::vector<std::string> ids;
-    for (const auto& e : entries) {
-      // Only exports of this platform and token can be asked about.
-      if (e.key.platform == context.base_url() && e.key.token_fingerprint == fingerprint) ids.push_back(e.id);
-    }
-    if (!ids.empty()) {
-      auto answer = context.api().get_exports(ids);
-      if (!answer) return report(answer.error());
-      for (auto& exp : *answer) fresh.emplace(exp.id, std::move(exp));
-    }
-    for (auto& e : entries) {
-      const auto it = fresh.find(e.id);
-      if (it != fresh.end() && it->second.status_name != e.status) {
-        e.status = it->second.status_name;
-        e.updated_utc = format_utc(std::chrono::floor<std::chrono::seconds>(context.clock().now()));
-        (void)journal->record(e);
-      }
-    }
-  }
-
-  if (global.json) {
+void print_listed(const std::vector<ListedExport>& listed, bool json) {
+  if (json) {
     auto array = nlohmann::json::array();
-    for (const auto& e : entries) {
-      auto item = to_json(e);
-      const auto it = fresh.find(e.id);
-      item["Export"] = it == fresh.end() ? nlohmann::json(nullptr) : export_to_public_json(it->second);
+    for (const auto& l : listed) {
+      auto item = to_json(l.entry);
+      item["Export"] = l.fresh ? export_to_public_json(*l.fresh) : nlohmann::json(nullptr);
       array.push_back(std::move(item));
     }
-    print_json(array);
-    return 0;
+    return print_json(array);
   }
   std::vector<std::vector<std::string>> rows{{"ID", "ENTITY", "STATUS", "CREATED", "DOWNLOADED", "OUTPUT"}};
-  for (const auto& e : entries) {
-    rows.push_back({e.id, e.key.entity_type, e.status.empty() ? "-" : e.status, e.created_utc,
-                    e.downloaded ? "yes" : "no", e.output.empty() ? "-" : e.output});
+  for (const auto& l : listed) {
+    const auto& e = l.entry;
+    rows.push_back({e.id, e.key.entity_type, e.status == ExportStatus::Unknown ? "-" : std::string(to_string(e.status)),
+                    e.created_utc, e.downloaded ? "yes" : "no", e.output.empty() ? "-" : e.output});
   }
-  print_table(rows);
+  print_table(std::move(rows));
+}
+
+int run_list(const GlobalOptions& global, const ListOptions& options) {
+  auto settings = resolve_settings(command_flags(global));
+  if (!settings) return report(settings.error());
+  auto listed = list_journal(settings->state_dir.value, options.all ? 0 : kDefaultListLength);
+  if (!listed) return report(listed.error());
+  if (!options.offline && !listed->empty()) {
+    auto context = Context::create(global, command_flags(global));
+    if (!context) return report(context.error());
+    if (auto ok = refresh_listed(*listed, (*context)->services()); !ok) return report(ok.error());
+  }
+  print_listed(*listed, global.json);
   return 0;
 }
 

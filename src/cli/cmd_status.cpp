@@ -1,12 +1,10 @@
 // `mews-export status ID...`: one getAll (batched above 1000 ids), a table or JSON.
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <cctype>
-#include <map>
 #include <memory>
 
 #include "app.hpp"
+#include "mews_export/untrusted.hpp"
 
 namespace mews_export::cli {
 namespace {
@@ -16,31 +14,30 @@ struct StatusOptions {
   bool show_urls = false;
 };
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
+// The exports of `answer` in the order of `ids`; the ids not there, reported.
+std::vector<Export> in_order(const std::vector<std::string>& ids, const std::vector<Export>& answer, int& code) {
+  std::vector<Export> found;
+  for (const auto& id : ids) {
+    const auto it =
+        std::find_if(answer.begin(), answer.end(), [&](const Export& e) { return same_export_id(e.id, id); });
+    if (it == answer.end()) {
+      spdlog::error("export {}: not found (unknown id, or an export of another token)", id);
+      code = 1;
+    } else {
+      found.push_back(*it);
+    }
+  }
+  return found;
 }
 
 int run_status(const GlobalOptions& global, const StatusOptions& options) {
   if (auto ok = check_export_ids(options.ids); !ok) return report(ok.error());
-  auto context = Context::create(global);
+  auto context = Context::create(global, command_flags(global));
   if (!context) return report(context.error());
   auto answer = (*context)->api().get_exports(options.ids);
   if (!answer) return report(answer.error());
-  std::map<std::string, const Export*> by_id;
-  for (const auto& e : *answer) by_id.emplace(lower(e.id), &e);  // the API may change the case of an id
-
   int code = 0;
-  std::vector<Export> found;
-  for (const auto& id : options.ids) {
-    const auto it = by_id.find(lower(id));
-    if (it == by_id.end()) {
-      spdlog::error("export {}: not found (unknown id, or an export of another token)", id);
-      code = 1;
-    } else {
-      found.push_back(*it->second);
-    }
-  }
+  const auto found = in_order(options.ids, *answer, code);
   if (global.json) {
     auto array = nlohmann::json::array();
     for (const auto& e : found) array.push_back(export_to_public_json(e, options.show_urls));

@@ -14,17 +14,26 @@ struct WaitCommandOptions {
   std::optional<std::string> timeout;
 };
 
+// 0 when every export succeeded, else 4 with a message per failure.
+int check_all_succeeded(const std::vector<Export>& exports) {
+  int code = 0;
+  for (const auto& e : exports) {
+    if (e.status == ExportStatus::Success) continue;
+    spdlog::error("export {} ended {}{}", e.id, status_text(e),
+                  e.status == ExportStatus::Expired ? ": its files are gone; start a new export"
+                                                    : ": start a new export (mews-export run ...)");
+    code = 4;
+  }
+  return code;
+}
+
 int run_wait(const GlobalOptions& global, const WaitCommandOptions& options) {
   if (auto ok = check_export_ids(options.ids); !ok) return report(ok.error());
-  auto context = Context::create(global);
+  auto context = Context::create(global, command_flags(global, options.interval, options.timeout));
   if (!context) return report(context.error());
-  WaitOptions wait;
-  if (auto ok = parse_wait_options(**context, options.interval, options.timeout, wait); !ok) return report(ok.error());
-  wait.on_poll = [&context, &wait](const std::vector<Export>& exports) {
-    for (const auto& e : exports) spdlog::info("export {} is {}", e.id, status_text(e));
-    (*context)->progress().waiting(exports, wait.interval);
-  };
-  auto result = wait_for_exports((*context)->api(), (*context)->clock(), options.ids, wait);
+  WaitOptions wait = wait_options((*context)->settings());
+  wait.on_poll = (*context)->services().on_poll;
+  auto result = wait_for_exports((*context)->api(), (*context)->services().clock, options.ids, wait);
   (*context)->progress().stop();
   if (!result) {
     const int code = report(result.error());

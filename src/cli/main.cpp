@@ -50,29 +50,29 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global options are accepted after the command too
 
   GlobalOptions global;
-  app.add_option("--platform", global.platform, "demo, production or a URL (env MEWS_PLATFORM; default production)");
-  app.add_option("--client-token-file", global.client_token_file,
+  mews_export::SettingsFlags& flags = global.settings;
+  app.add_option("--platform", flags.platform, "demo, production or a URL (env MEWS_PLATFORM; default production)");
+  app.add_option("--client-token-file", flags.client_token_file,
                  "file holding the ClientToken (env MEWS_CLIENT_TOKEN[_FILE])");
-  app.add_option("--access-token-file", global.access_token_file,
+  app.add_option("--access-token-file", flags.access_token_file,
                  "file holding the AccessToken (env MEWS_ACCESS_TOKEN[_FILE])");
-  app.add_option("--client", global.client,
-                 "Client name sent to Mews (env MEWS_CLIENT; default mews-export <version>)");
-  app.add_option("--profile", global.profile, "configuration profile (env MEWS_PROFILE)");
-  app.add_option("--config", global.config, "configuration file");
-  app.add_option("--state-dir", global.state_dir, "where the journal lives (env MEWS_EXPORT_STATE_DIR)");
-  app.add_option("--ca-bundle", global.ca_bundle, "CA certificates file to trust for TLS");
+  app.add_option("--client", flags.client, "Client name sent to Mews (env MEWS_CLIENT; default mews-export <version>)");
+  app.add_option("--profile", flags.profile, "configuration profile (env MEWS_PROFILE)");
+  app.add_option("--config", flags.config, "configuration file");
+  app.add_option("--state-dir", flags.state_dir, "where the journal lives (env MEWS_EXPORT_STATE_DIR)");
+  app.add_option("--ca-bundle", flags.ca_bundle, "CA certificates file to trust for TLS");
   app.add_flag("-v,--verbose", global.verbose, "more logs on stderr (-vv for debug)");
   app.add_flag("-q,--quiet", global.quiet, "errors only on stderr");
   app.add_option("--log-format", global.log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_option("--progress", global.progress, "auto, always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_flag("--json", global.json, "print results as JSON");
-  app.add_option("--retry", global.retries, "retries of a failed request or transfer (default 7)")
+  app.add_option("--retry", flags.retries, "retries of a failed request or transfer (default 7)")
       ->check(CLI::Range(0, 1000));
-  app.add_option("--retry-max-time", global.retry_max_time, "stop retrying after this long in all (default 15m)");
-  app.add_option("--stall-timeout", global.stall_timeout,
+  app.add_option("--retry-max-time", flags.retry_max_time, "stop retrying after this long in all (default 15m)");
+  app.add_option("--stall-timeout", flags.stall_timeout,
                  "abandon (and retry) a file transfer that receives nothing for this long (default 60s)");
-  app.add_flag("--allow-insecure-http", global.allow_insecure_http, "allow plain http:// to non-loopback hosts");
+  app.add_flag("--allow-insecure-http", flags.allow_insecure_http, "allow plain http:// to non-loopback hosts");
 
   CommandRunner runner;
   setup_add(app, global, runner);

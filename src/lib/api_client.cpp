@@ -16,10 +16,6 @@ std::string join_url(std::string base, std::string_view action) {
   return base + "/api/connector/v1/exports/" + std::string(action);
 }
 
-Error interrupted() {
-  return Error{.kind = ErrorKind::Interrupted, .message = "interrupted", .signal = cancel_signal()};
-}
-
 // A sink that keeps a successful answer whole, up to kMaxApiAnswerBytes, in
 // one buffer sized from Content-Length: the parser reads it there.
 struct AnswerSink {
@@ -173,7 +169,7 @@ Result<json> ApiClient::call(std::string_view action, json body) {
                                     .max_attempts = budget.max_attempts(),
                                     .delay = *delay});
     }
-    if (!clock_.sleep_for(*delay)) return std::unexpected(interrupted());
+    if (!clock_.sleep_for(*delay)) return std::unexpected(interrupted_error());
   }
 }
 

@@ -7,6 +7,8 @@
 
 namespace mews_export {
 
+UtcTime utc_now(Clock& clock) { return std::chrono::floor<std::chrono::seconds>(clock.now()); }
+
 Clock::time_point SystemClock::now() { return std::chrono::system_clock::now(); }
 
 bool SystemClock::sleep_for(duration d) {

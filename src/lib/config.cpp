@@ -4,6 +4,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <sstream>
@@ -28,70 +29,118 @@ std::optional<std::string> process_env(const char* name) {
   return std::string(value);
 }
 
-std::filesystem::path default_config_path() {
-  if (const auto xdg = process_env("XDG_CONFIG_HOME"); xdg && xdg->starts_with('/')) {
+std::filesystem::path default_config_path(const EnvLookup& env) {
+  if (const auto xdg = env("XDG_CONFIG_HOME"); xdg && xdg->starts_with('/')) {
     return std::filesystem::path(*xdg) / "mews-export" / "config.toml";
   }
-  if (const auto home = process_env("HOME"))
-    return std::filesystem::path(*home) / ".config" / "mews-export" / "config.toml";
+  if (const auto home = env("HOME")) return std::filesystem::path(*home) / ".config" / "mews-export" / "config.toml";
   return "config.toml";
 }
 
-Result<ConfigProfile> load_profile(const std::filesystem::path& path, const std::string& name) {
+namespace {
+
+Result<toml::table> parse_toml(const std::filesystem::path& path) {
   auto text = detail::read_regular_file(path, kMaxConfigFileBytes);
   if (!text) return usage("configuration file " + path.string() + ": " + text.error().message);
-  toml::table root;
   try {
-    root = toml::parse(*text, path.string());
+    return toml::parse(*text, path.string());
   } catch (const toml::parse_error& error) {
     std::ostringstream message;
     message << "configuration file " << path.string() << " is not valid TOML: " << error.description() << " (line "
             << error.source().begin.line << ", column " << error.source().begin.column << ")";
     return usage(message.str());
   }
+}
+
+std::string key_list() {
+  std::string list;
+  for (const auto k : kKeys) list += (list.empty() ? "" : ", ") + std::string(k);
+  return list;
+}
+
+// One key = value of a profile, checked and as text.
+Result<std::string> profile_value(const std::string& in, const std::string& key, const toml::node& value) {
+  if (key == "client_token" || key == "access_token") {
+    return usage(in + ": token values never go in the configuration file; use " + key + "_file (a path) or " + key +
+                 "_env (the name of an environment variable)");
+  }
+  if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end())
+    return usage(in + " is unknown; the keys are: " + key_list());
+  if (const auto* s = value.as_string()) return s->get();
+  if (const auto* i = value.as_integer()) return std::to_string(i->get());
+  if (const auto* b = value.as_boolean()) return std::string(b->get() ? "true" : "false");
+  return usage(in + " must be a string, an integer or a boolean");
+}
+
+Result<ConfigProfile> read_profile(const std::filesystem::path& path, const std::string& name,
+                                   const toml::table& table) {
+  ConfigProfile profile{.name = name, .file = path, .values = {}};
+  for (const auto& [key_node, value] : table) {
+    const std::string key(key_node.str());
+    auto text = profile_value("configuration file " + path.string() + ", profile '" + name + "', key '" + key + "'",
+                              key, value);
+    if (!text) return std::unexpected(text.error());
+    profile.values[key] = std::move(*text);
+  }
+  return profile;
+}
+
+}  // namespace
+
+const ConfigProfile* ConfigFile::find(const std::string& name) const {
+  const auto it = profiles.find(name);
+  return it == profiles.end() ? nullptr : &it->second;
+}
+
+std::string ConfigFile::profile_names() const {
+  std::string names;
+  for (const auto& [name, profile] : profiles) names += (names.empty() ? "" : ", ") + name;
+  return names;
+}
+
+Result<ConfigFile> load_config(const std::filesystem::path& path) {
+  auto root = parse_toml(path);
+  if (!root) return std::unexpected(root.error());
   const auto where = "configuration file " + path.string();
-  for (const auto& [key, value] : root) {
+  for (const auto& [key, value] : *root) {
     if (key.str() != "profiles") {
       return usage(where + ": unknown top-level key '" + std::string(key.str()) + "'; profiles go in [profiles.NAME]");
     }
   }
-  const auto* profiles = root["profiles"].as_table();
-  const auto* table = profiles != nullptr ? (*profiles)[name].as_table() : nullptr;
-  if (table == nullptr) {
-    std::string known;
-    if (profiles != nullptr) {
-      for (const auto& [key, value] : *profiles) known += (known.empty() ? "" : ", ") + std::string(key.str());
-    }
-    return usage(
-        where + " has no profile '" + name + "'" +
-        (known.empty() ? std::string("; add a [profiles." + name + "] table") : "; the profiles there are: " + known));
+  ConfigFile file{.path = path, .profiles = {}};
+  const auto* profiles = (*root)["profiles"].as_table();
+  if (profiles == nullptr) return file;
+  for (const auto& [name, node] : *profiles) {
+    const auto* table = node.as_table();
+    if (table == nullptr) return usage(where + ": profiles." + std::string(name.str()) + " must be a table");
+    auto profile = read_profile(path, std::string(name.str()), *table);
+    if (!profile) return std::unexpected(profile.error());
+    file.profiles.emplace(profile->name, std::move(*profile));
   }
-  ConfigProfile profile{.name = name, .file = path, .values = {}};
-  for (const auto& [key_node, value] : *table) {
-    const std::string key(key_node.str());
-    const auto in = where + ", profile '" + name + "', key '" + key + "'";
-    if (key == "client_token" || key == "access_token") {
-      return usage(in + ": token values never go in the configuration file; use " + key + "_file (a path) or " + key +
-                   "_env (the name of an environment variable)");
-    }
-    bool known = false;
-    for (const auto k : kKeys) known = known || k == key;
-    if (!known) {
-      std::string list;
-      for (const auto k : kKeys) list += (list.empty() ? "" : ", ") + std::string(k);
-      return usage(in + " is unknown; the keys are: " + list);
-    }
-    if (const auto* s = value.as_string()) {
-      profile.values[key] = s->get();
-    } else if (const auto* i = value.as_integer()) {
-      profile.values[key] = std::to_string(i->get());
-    } else if (const auto* b = value.as_boolean()) {
-      profile.values[key] = b->get() ? "true" : "false";
-    } else {
-      return usage(in + " must be a string, an integer or a boolean");
-    }
+  return file;
+}
+
+Error unknown_profile(const std::string& name, const ConfigFile* file, const std::filesystem::path& path) {
+  std::string message;
+  if (file == nullptr) {
+    message = "profile '" + name + "' was asked for, but there is no configuration file " + path.string() +
+              " (or pass --config PATH)";
+  } else if (file->profiles.empty()) {
+    message =
+        "configuration file " + path.string() + " has no profile '" + name + "'; add a [profiles." + name + "] table";
+  } else {
+    message = "configuration file " + path.string() + " has no profile '" + name +
+              "'; the profiles there are: " + file->profile_names();
   }
-  return profile;
+  return Error{.kind = ErrorKind::UnknownProfile, .message = std::move(message)};
+}
+
+Result<ConfigProfile> load_profile(const std::filesystem::path& path, const std::string& name) {
+  auto file = load_config(path);
+  if (!file) return std::unexpected(file.error());
+  const auto* profile = file->find(name);
+  if (profile == nullptr) return std::unexpected(unknown_profile(name, &*file, path));
+  return *profile;
 }
 
 const char* to_string(SettingSource source) {
@@ -102,21 +151,6 @@ const char* to_string(SettingSource source) {
     case SettingSource::Default: return "default";
   }
   return "default";
-}
-
-Setting resolve_setting(const std::optional<std::string>& flag, const char* flag_name, const char* env_name,
-                        const ConfigProfile* profile, const char* key, std::optional<std::string> fallback,
-                        const EnvLookup& env) {
-  if (flag) return Setting{flag, SettingSource::CommandLine, flag_name != nullptr ? flag_name : ""};
-  if (env_name != nullptr) {
-    if (auto value = env(env_name)) return Setting{std::move(value), SettingSource::Environment, env_name};
-  }
-  if (profile != nullptr && key != nullptr) {
-    if (const auto it = profile->values.find(key); it != profile->values.end()) {
-      return Setting{it->second, SettingSource::Profile, profile->name + " (" + profile->file.string() + ")"};
-    }
-  }
-  return Setting{std::move(fallback), SettingSource::Default, ""};
 }
 
 }  // namespace mews_export

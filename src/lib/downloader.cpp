@@ -85,12 +85,6 @@ std::string status_name(const Export& exp) {
   return exp.status == ExportStatus::Unknown ? std::string("in no known state") : std::string(to_string(exp.status));
 }
 
-Error interrupted_error() {
-  return Error{.kind = ErrorKind::Interrupted,
-               .message = "interrupted; partial files are kept and resumed by the next download",
-               .signal = cancel_signal()};
-}
-
 Error with_context(Error error, const std::string& what) {
   error.message = what + ": " + error.message;
   return error;
@@ -332,7 +326,7 @@ Result<std::vector<FileRecord>> Session::run_workers(const detail::Directory& di
   };
   const auto work = [&] {
     while (!stop) {
-      if (cancel_requested()) return record_error(interrupted_error());
+      if (cancel_requested()) return record_error(detail::interrupted_keeping_files());
       const std::size_t index = next.fetch_add(1);
       if (index >= count) return;
       try {
@@ -387,7 +381,7 @@ Result<DownloadResult> Session::to_stream(std::FILE* stream) {
   StreamOutput out(stream);
   Manifest manifest = base_manifest();
   for (std::size_t index = 0; index < exp_.files.size(); ++index) {
-    if (cancel_requested()) return std::unexpected(interrupted_error());
+    if (cancel_requested()) return std::unexpected(detail::interrupted_keeping_files());
     FileState state;
     if (auto st = transfer(index, out, state); !st) {
       (void)out.flush();  // what was verified so far reaches the reader

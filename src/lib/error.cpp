@@ -2,11 +2,18 @@
 
 #include <csignal>
 
+#include "mews_export/cancel.hpp"
+
 namespace mews_export {
+
+Error interrupted_error(std::string message) {
+  return Error{.kind = ErrorKind::Interrupted, .message = std::move(message), .signal = cancel_signal()};
+}
 
 int exit_code(const Error& error) {
   switch (error.kind) {
-    case ErrorKind::Usage: return 2;
+    case ErrorKind::Usage:
+    case ErrorKind::UnknownProfile: return 2;
     case ErrorKind::Refused: return 3;
     case ErrorKind::ExportFailed: return 4;
     case ErrorKind::WaitTimeout: return 5;
@@ -44,6 +51,7 @@ const char* to_string(ErrorKind kind) {
     case ErrorKind::NotFound: return "not-found";
     case ErrorKind::Protocol: return "protocol";
     case ErrorKind::OutputClosed: return "output-closed";
+    case ErrorKind::UnknownProfile: return "unknown-profile";
   }
   return "error";
 }

@@ -71,6 +71,10 @@ Status make_private_dir(const std::filesystem::path& dir) {
   return {};
 }
 
+ExportStatus parse_journal_status(const std::string& name) {
+  return name == to_string(ExportStatus::NotFound) ? ExportStatus::NotFound : parse_export_status(name);
+}
+
 }  // namespace
 
 bool JobKey::matches(const JobKey& recorded) const {
@@ -89,7 +93,7 @@ JobKey make_job_key(const std::string& platform, const std::string& client_token
                     const AddArguments& args, const AddExportRequest& request) {
   JobKey key;
   key.platform = platform;
-  key.token_fingerprint = token_fingerprint(client_token + '\n' + access_token);
+  key.token_fingerprint = credentials_fingerprint(client_token, access_token);
   key.entity_type = std::string(to_string(request.entity_type));
   key.enterprise_ids = args.enterprise_ids;
   key.chain_ids = args.chain_ids;
@@ -102,8 +106,24 @@ JobKey make_job_key(const std::string& platform, const std::string& client_token
   return key;
 }
 
+std::string credentials_fingerprint(const std::string& client_token, const std::string& access_token) {
+  return token_fingerprint(client_token + '\n' + access_token);
+}
+
 bool JournalEntry::unfinished() const {
-  return !downloaded && status != "Failed" && status != "Expired" && status != "NotFound";
+  return !downloaded && status != ExportStatus::Failed && status != ExportStatus::Expired &&
+         status != ExportStatus::NotFound;
+}
+
+JournalEntry JournalEntry::created(const Export& exp, const JobKey& key, const std::string& output, UtcTime now) {
+  JournalEntry entry;
+  entry.id = exp.id;
+  entry.key = key;
+  entry.status = exp.status;
+  entry.created_utc = format_utc(now);
+  entry.updated_utc = entry.created_utc;
+  entry.output = output;
+  return entry;
 }
 
 json to_json(const JournalEntry& entry) {
@@ -118,7 +138,7 @@ json to_json(const JournalEntry& entry) {
           {"UpdatedTo", opt(k.updated_to)},
           {"PostingFrom", opt(k.posting_from)},
           {"PostingTo", opt(k.posting_to)},
-          {"Status", entry.status},
+          {"Status", to_string(entry.status)},
           {"CreatedUtc", entry.created_utc},
           {"UpdatedUtc", entry.updated_utc},
           {"Output", entry.output},
@@ -139,7 +159,7 @@ Result<JournalEntry> parse_journal_entry(const json& object) {
     e.key.updated_to = opt_from(object, "UpdatedTo");
     e.key.posting_from = opt_from(object, "PostingFrom");
     e.key.posting_to = opt_from(object, "PostingTo");
-    e.status = object.value("Status", "");
+    e.status = parse_journal_status(object.value("Status", ""));
     e.created_utc = object.value("CreatedUtc", "");
     e.updated_utc = object.value("UpdatedUtc", "");
     e.output = object.value("Output", "");
@@ -184,6 +204,13 @@ std::vector<JournalEntry> Journal::entries() const {
   return out;
 }
 
+std::optional<JournalEntry> Journal::find(const std::string& id) const {
+  for (auto& entry : entries()) {
+    if (same_export_id(entry.id, id)) return entry;
+  }
+  return std::nullopt;
+}
+
 std::optional<JournalEntry> Journal::find_unfinished(const JobKey& key) const {
   for (auto& entry : entries()) {
     if (entry.unfinished() && key.matches(entry.key)) return entry;
@@ -191,14 +218,11 @@ std::optional<JournalEntry> Journal::find_unfinished(const JobKey& key) const {
   return std::nullopt;
 }
 
-std::filesystem::path default_state_dir() {
-  if (const char* dir = std::getenv("MEWS_EXPORT_STATE_DIR"); dir != nullptr && *dir != '\0') return dir;
-  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && *xdg == '/') {
-    return std::filesystem::path(xdg) / "mews-export";
+std::filesystem::path default_state_dir(const EnvLookup& env) {
+  if (const auto xdg = env("XDG_STATE_HOME"); xdg && xdg->starts_with('/')) {
+    return std::filesystem::path(*xdg) / "mews-export";
   }
-  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-    return std::filesystem::path(home) / ".local" / "state" / "mews-export";
-  }
+  if (const auto home = env("HOME")) return std::filesystem::path(*home) / ".local" / "state" / "mews-export";
   return std::filesystem::path("/tmp") / ("mews-export-" + std::to_string(::getuid()));
 }
 
@@ -224,8 +248,7 @@ Result<JobLock> JobLock::acquire(const std::filesystem::path& state_dir, const s
     }
     if (!clock.sleep_for(std::chrono::seconds{1})) {
       ::close(fd);
-      return std::unexpected(
-          Error{.kind = ErrorKind::Interrupted, .message = "interrupted", .signal = cancel_signal()});
+      return std::unexpected(interrupted_error());
     }
   }
 }

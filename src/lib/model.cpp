@@ -89,6 +89,7 @@ std::string_view to_string(ExportStatus status) {
     case ExportStatus::Failed: return "Failed";
     case ExportStatus::Expired: return "Expired";
     case ExportStatus::Unknown: return "Unknown";
+    case ExportStatus::NotFound: return "NotFound";
   }
   return "Unknown";
 }

@@ -93,8 +93,7 @@ Result<std::vector<Export>> wait_for_exports(ApiClient& api, Clock& clock, std::
       return std::unexpected(timed_out(options, state.missing.empty() ? state.unfinished : state.missing));
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - now);
     if (!clock.sleep_for(std::min(pause, left))) {
-      return std::unexpected(
-          Error{.kind = ErrorKind::Interrupted, .message = "interrupted", .signal = cancel_signal()});
+      return std::unexpected(interrupted_error());
     }
   }
 }

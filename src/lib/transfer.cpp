@@ -37,12 +37,6 @@ std::string validator_of(const HttpResponse& head) {
   return head.header("last-modified").value_or("");
 }
 
-Error interrupted_error() {
-  return Error{.kind = ErrorKind::Interrupted,
-               .message = "interrupted; partial files are kept and resumed by the next download",
-               .signal = cancel_signal()};
-}
-
 Verdict fail_with(Error error) { return Verdict{.next = Next::Fail, .error = std::move(error)}; }
 
 Verdict retry_with(Error error, std::optional<std::chrono::seconds> retry_after = std::nullopt) {
@@ -51,7 +45,7 @@ Verdict retry_with(Error error, std::optional<std::chrono::seconds> retry_after 
 
 Verdict classify_transport_error(const Attempt& a) {
   Error failure = a.response.error();
-  if (failure.kind == ErrorKind::Interrupted || cancel_requested()) return fail_with(interrupted_error());
+  if (failure.kind == ErrorKind::Interrupted || cancel_requested()) return fail_with(interrupted_keeping_files());
   if (!is_retryable(failure)) return fail_with(std::move(failure));
   return retry_with(std::move(failure));
 }
@@ -183,6 +177,10 @@ class FileSink {
 
 }  // namespace
 
+Error interrupted_keeping_files() {
+  return interrupted_error("interrupted; partial files are kept and resumed by the next download");
+}
+
 std::uint64_t count_newlines(std::string_view chunk) {
   // memchr is vectorised by glibc; std::count is not at -O2.
   std::uint64_t n = 0;
@@ -301,7 +299,7 @@ Status FileTransfer::retry_or_fail(Verdict& verdict, RetryBudget& budget, const 
                                    .max_attempts = budget.max_attempts(),
                                    .delay = *delay});
   }
-  if (!clock_.sleep_for(*delay)) return std::unexpected(interrupted_error());
+  if (!clock_.sleep_for(*delay)) return std::unexpected(interrupted_keeping_files());
   return {};
 }
 
@@ -314,7 +312,7 @@ Status FileTransfer::run(FileOutput& out, FileState& state, const std::function<
   std::string where;
   int hops = 0;
   for (;;) {
-    if (cancel_requested()) return std::unexpected(interrupted_error());
+    if (cancel_requested()) return std::unexpected(interrupted_keeping_files());
     if (state.bytes == expected_) return {};
     if (url.empty()) {
       auto fresh = urls_.url_for(index_);

@@ -19,6 +19,9 @@
 
 namespace mews_export::detail {
 
+// Interrupted, saying that partial files are kept.
+Error interrupted_keeping_files();
+
 // '\n' in `chunk`.
 std::uint64_t count_newlines(std::string_view chunk);
 

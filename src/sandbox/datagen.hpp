@@ -23,14 +23,6 @@ inline constexpr std::array<std::string_view, 10> kEntityTypes = {
 // True when `name` is exactly one of kEntityTypes (case-sensitive, like the API).
 bool is_entity_type(std::string_view name);
 
-// Unix seconds <-> "YYYY-MM-DDThh:mm:ssZ". parse_utc also accepts a fraction
-// and "+00:00"; nullopt when malformed.
-std::string format_utc(std::int64_t unix_seconds);
-std::optional<std::int64_t> parse_utc(std::string_view text);
-// "YYYY-MM-DD" <-> Unix seconds at midnight UTC.
-std::string format_date(std::int64_t unix_seconds);
-std::optional<std::int64_t> parse_date(std::string_view text);
-
 // Everything a file's content depends on.
 struct FileSpec {
   std::string entity;

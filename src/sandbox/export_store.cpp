@@ -1,0 +1,229 @@
+#include "export_store.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "util.hpp"
+
+namespace mews_sandbox {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+struct ExportStore::State {
+  std::string id;
+  std::string entity;
+  std::size_t token_index = 0;
+  nlohmann::json scope;
+  nlohmann::json filters;
+  SteadyTime created_steady;
+  std::int64_t created_unix = 0;
+  std::uint64_t polls = 0;
+  bool failed = false;
+  std::vector<FileSpec> specs;
+  std::vector<bool> drop_final_newline;
+  std::vector<std::shared_ptr<const FileIndex>> indexes;  // filled by the indexer
+  bool indexed = false;
+  std::optional<std::int64_t> completed_unix;
+
+  std::uint64_t served_size(std::size_t i) const {
+    std::uint64_t size = indexes[i]->size;
+    return drop_final_newline[i] && size > 0 ? size - 1 : size;
+  }
+};
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::Pending: return "Pending";
+    case Status::Processing: return "Processing";
+    case Status::Success: return "Success";
+    case Status::Failed: return "Failed";
+    case Status::Expired: return "Expired";
+  }
+  return "Pending";
+}
+
+ExportStore::ExportStore(const Scenario& scenario, FaultBook& faults, Stats& stats, Stopper& stopper)
+    : sc_(scenario), faults_(faults), stats_(stats), stopper_(stopper) {}
+
+ExportStore::~ExportStore() {
+  std::vector<Worker> all;
+  {
+    std::lock_guard lock(mu_);
+    all.swap(workers_);
+  }
+  for (auto& w : all)
+    if (w.thread.joinable()) w.thread.join();
+}
+
+// Pending/Processing by polls or seconds; Success (or the final status) once
+// the progression is through. Does not look at indexing or expiry.
+Status ExportStore::progression(const State& e) const {
+  if (sc_.by_seconds) {
+    double age = std::chrono::duration<double>(std::chrono::steady_clock::now() - e.created_steady).count();
+    if (age < sc_.pending_seconds) return Status::Pending;
+    if (age < sc_.pending_seconds + sc_.processing_seconds) return Status::Processing;
+    return Status::Success;
+  }
+  if (e.polls < sc_.pending_polls) return Status::Pending;
+  if (e.polls < sc_.pending_polls + sc_.processing_polls) return Status::Processing;
+  return Status::Success;
+}
+
+// Status of `e` now; `observe` counts this as a poll. Call with mu_ held.
+Status ExportStore::status_of(State& e, bool observe) {
+  Status base = progression(e);
+  if (observe) ++e.polls;
+  if (base != Status::Success) return base;
+  if (e.failed) return Status::Failed;
+  if (!e.indexed) return Status::Processing;
+  std::int64_t now = now_unix();
+  if (!e.completed_unix) e.completed_unix = now;
+  if (now >= *e.completed_unix + sc_.expires_after_seconds) return Status::Expired;
+  return Status::Success;
+}
+
+ExportView ExportStore::view_of(State& e, Status status) const {
+  ExportView v{.id = e.id,
+               .entity = e.entity,
+               .token_index = e.token_index,
+               .status = status,
+               .scope = e.scope,
+               .filters = e.filters,
+               .created_unix = e.created_unix,
+               .polls = e.polls,
+               .indexed = e.indexed};
+  if (e.completed_unix && (status == Status::Success || status == Status::Expired))
+    v.expires_unix = *e.completed_unix + sc_.expires_after_seconds;
+  if (e.indexed)
+    for (std::size_t i = 0; i < e.specs.size(); ++i) v.files.push_back({e.served_size(i), e.indexes[i]->records});
+  return v;
+}
+
+bool ExportStore::has_pending(const std::string& entity, std::size_t token_index) {
+  for (auto& other : order_) {
+    if (other->entity != entity || other->token_index != token_index) continue;
+    Status s = status_of(*other, false);
+    if (s == Status::Pending || s == Status::Processing) return true;
+  }
+  return false;
+}
+
+// The file specs of a new export from its entity's layout, with the
+// drop_final_newline faults (counted per export created) applied.
+void ExportStore::plan_files(State& e, const ExportRequest& request) {
+  const FileLayout& layout = sc_.layout_for(e.entity);
+  for (std::uint32_t i = 0; i < layout.files; ++i) {
+    FileSpec spec{.entity = e.entity,
+                  .seed = sc_.seed,
+                  .file_index = i,
+                  .updated = request.updated,
+                  .posting = request.posting,
+                  .enterprise_ids = request.enterprise_ids,
+                  .records = layout.records_per_file,
+                  .target_bytes = layout.bytes_per_file};
+    e.specs.push_back(std::move(spec));
+  }
+  e.drop_final_newline.assign(e.specs.size(), false);
+  if (auto f = faults_.hit(FaultTarget::File, FaultPhase::Creation, e.entity, std::nullopt))
+    for (std::uint32_t k = 0; k < e.specs.size(); ++k)
+      if (!f->file_index || *f->file_index == k) e.drop_final_newline[k] = true;
+}
+
+std::optional<ExportView> ExportStore::create(const ExportRequest& request) {
+  std::lock_guard lock(mu_);
+  if (has_pending(request.entity, request.token_index)) return std::nullopt;
+  auto e = std::make_shared<State>();
+  e->id = random_uuid();
+  e->entity = request.entity;
+  e->token_index = request.token_index;
+  e->scope = request.scope;
+  e->filters = request.filters;
+  e->created_steady = std::chrono::steady_clock::now();
+  e->created_unix = now_unix();
+  e->failed = sc_.fails(request.entity);
+  if (!e->failed) {
+    plan_files(*e, request);
+    reap_workers();
+    start_indexer(e);
+  }
+  by_id_[e->id] = e;
+  order_.push_back(e);
+  stats_.update([&](StatsData& s) { s.adds_created[request.entity]++; });
+  return view_of(*e, Status::Pending);
+}
+
+std::vector<ExportView> ExportStore::poll(const std::vector<std::string>& ids, std::size_t token_index) {
+  std::lock_guard lock(mu_);
+  std::vector<ExportView> out;
+  std::vector<std::string> seen;
+  for (const auto& id : ids) {
+    if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+    seen.push_back(id);
+    auto it = by_id_.find(id);
+    if (it == by_id_.end() || it->second->token_index != token_index) continue;
+    State& e = *it->second;
+    out.push_back(view_of(e, status_of(e, true)));
+  }
+  return out;
+}
+
+std::vector<ExportView> ExportStore::list() {
+  std::lock_guard lock(mu_);
+  std::vector<ExportView> out;
+  for (auto& e : order_) out.push_back(view_of(*e, status_of(*e, false)));
+  return out;
+}
+
+std::expected<FileRef, FileError> ExportStore::file(const std::string& id, const std::string& index_text,
+                                                    bool require_live) {
+  auto index = to_u64(index_text);
+  std::lock_guard lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || !index) return std::unexpected(FileError{404, "No such export file."});
+  State& e = *it->second;
+  if (!e.indexed || *index >= e.specs.size()) return std::unexpected(FileError{404, "No such export file."});
+  if (require_live) {
+    Status s = status_of(e, false);
+    if (s == Status::Expired) return std::unexpected(FileError{403, "The export has expired."});
+    if (s != Status::Success) return std::unexpected(FileError{404, "The export is not ready."});
+  }
+  auto i = static_cast<std::size_t>(*index);
+  return FileRef{e.entity, static_cast<std::uint32_t>(i), e.specs[i], e.indexes[i], e.served_size(i)};
+}
+
+void ExportStore::reap_workers() {  // with mu_ held
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (it->done->load()) {
+      it->thread.join();
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// Walks every file of `e` once on a thread of its own (exact sizes and
+// checkpoints); the export is Success only after that. With mu_ held.
+void ExportStore::start_indexer(std::shared_ptr<State> e) {
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::thread t([this, e, done, specs = e->specs] {
+    std::vector<std::shared_ptr<const FileIndex>> indexes;
+    for (const auto& spec : specs) {
+      auto index = index_file(spec, stopper_.flag(), sc_.checkpoint_every, sc_.cache_limit_bytes);
+      if (!index) {
+        *done = true;
+        return;
+      }
+      indexes.push_back(std::make_shared<const FileIndex>(std::move(*index)));
+    }
+    {
+      std::lock_guard lock(mu_);
+      e->indexes = std::move(indexes);
+      e->indexed = true;
+    }
+    *done = true;
+  });
+  workers_.push_back(Worker{std::move(t), done});
+}
+
+}  // namespace mews_sandbox

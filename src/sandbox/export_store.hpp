@@ -1,0 +1,122 @@
+// The sandbox's exports: creation, the status state machine (Pending ->
+// Processing -> Success/Failed, then Expired), background indexing of the
+// files, and the snapshots and file lookups the handlers serve from.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "datagen.hpp"
+#include "faults.hpp"
+#include "scenario.hpp"
+#include "stats.hpp"
+#include "stopper.hpp"
+
+namespace mews_sandbox {
+
+enum class Status { Pending, Processing, Success, Failed, Expired };
+const char* status_name(Status s);
+
+// A validated exports/add request.
+struct ExportRequest {
+  std::string entity;
+  std::size_t token_index = 0;
+  nlohmann::json scope;    // {"EnterpriseIds": [..]|null, "ChainIds": [..]|null}
+  nlohmann::json filters;  // echoed as given, or null
+  std::vector<std::string> enterprise_ids;
+  std::optional<std::pair<std::int64_t, std::int64_t>> updated;  // Filters.UpdatedUtc (Unix s)
+  std::optional<std::pair<std::int64_t, std::int64_t>> posting;  // LedgerEntryFilters.Posting (midnights)
+};
+
+struct FileView {
+  std::uint64_t size = 0;  // as served (SizeInBytes)
+  std::uint64_t records = 0;
+};
+
+// A snapshot of one export.
+struct ExportView {
+  std::string id;
+  std::string entity;
+  std::size_t token_index = 0;
+  Status status = Status::Pending;
+  nlohmann::json scope;
+  nlohmann::json filters;
+  std::int64_t created_unix = 0;
+  std::optional<std::int64_t> expires_unix;  // once Success or Expired
+  std::uint64_t polls = 0;
+  bool indexed = false;
+  std::vector<FileView> files;  // filled once indexed
+};
+
+// One file to serve: how to generate it and how many bytes of it to send.
+struct FileRef {
+  std::string entity;
+  std::uint32_t file_index = 0;
+  FileSpec spec;
+  std::shared_ptr<const FileIndex> index;
+  std::uint64_t size = 0;  // as served (drop_final_newline applied)
+};
+
+// Why a file cannot be served: the HTTP status and message.
+struct FileError {
+  int status = 404;
+  std::string message;
+};
+
+class ExportStore {
+ public:
+  ExportStore(const Scenario& scenario, FaultBook& faults, Stats& stats, Stopper& stopper);
+  ~ExportStore();  // joins the indexers (stop the Stopper first)
+  ExportStore(const ExportStore&) = delete;
+  ExportStore& operator=(const ExportStore&) = delete;
+
+  // Creates a Pending export and starts indexing its files; nullopt when an
+  // export of the same type is Pending or Processing for the same token.
+  std::optional<ExportView> create(const ExportRequest& request);
+  // The token's exports among `ids` (unknown ids and duplicates skipped), in
+  // order; each call counts as one poll of every export returned.
+  std::vector<ExportView> poll(const std::vector<std::string>& ids, std::size_t token_index);
+  // Every export in creation order, without counting a poll.
+  std::vector<ExportView> list();
+  // File `index_text` of export `id`; with `require_live` only while the
+  // export is Success (Expired: 403).
+  std::expected<FileRef, FileError> file(const std::string& id, const std::string& index_text, bool require_live);
+
+ private:
+  struct State;
+
+  Status status_of(State& e, bool observe);
+  Status progression(const State& e) const;
+  ExportView view_of(State& e, Status status) const;
+  bool has_pending(const std::string& entity, std::size_t token_index);
+  void plan_files(State& e, const ExportRequest& request);
+  void start_indexer(std::shared_ptr<State> e);
+  void reap_workers();
+
+  const Scenario& sc_;
+  FaultBook& faults_;
+  Stats& stats_;
+  Stopper& stopper_;
+
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<State>> by_id_;
+  std::vector<std::shared_ptr<State>> order_;
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Worker> workers_;
+};
+
+}  // namespace mews_sandbox

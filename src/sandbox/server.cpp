@@ -19,13 +19,10 @@ namespace {
 
 constexpr std::size_t kMaxPayloadBytes = 16 * 1024 * 1024;
 
-// Every response gets a fresh Request-Id before routing.
-httplib::Server::HandlerResponse add_request_id(const httplib::Request&, httplib::Response& res) {
-  res.set_header("Request-Id", random_uuid());
-  return httplib::Server::HandlerResponse::Unhandled;
-}
+bool is_introspection(const httplib::Request& req) { return req.path.rfind("/_sandbox/", 0) == 0; }
 
-// Errors without a body (unrouted requests: 404) get the API's JSON error body.
+// Errors without a body (e.g. httplib's own 400 for a malformed request) get the
+// API's JSON error body.
 httplib::Server::HandlerResponse error_body(const httplib::Request&, httplib::Response& res) {
   if (!res.has_header("Request-Id")) res.set_header("Request-Id", random_uuid());
   if (res.body.empty() && res.status != 416) {
@@ -62,11 +59,34 @@ struct Server::Impl {
     http.set_read_timeout(30, 0);
     http.set_write_timeout(30, 0);
     http.set_payload_max_length(kMaxPayloadBytes);
-    http.set_pre_routing_handler(add_request_id);
+    http.set_pre_routing_handler(
+        [this](const httplib::Request& req, httplib::Response& res) { return before_routing(req, res); });
     http.set_error_handler(httplib::Server::HandlerWithResponse(error_body));
     api.route(http);
     files.route(http);
     introspection.route(http);
+    route_others();
+  }
+
+  // Every response gets a fresh Request-Id; every request outside /_sandbox/ is counted.
+  httplib::Server::HandlerResponse before_routing(const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Request-Id", random_uuid());
+    if (!is_introspection(req)) stats.update([](StatsData& s) { s.requests_total++; });
+    return httplib::Server::HandlerResponse::Unhandled;
+  }
+
+  // Registered last: whatever no other route took is a counted 404.
+  void route_others() {
+    auto other = [this](const httplib::Request&, httplib::Response& res) {
+      stats.update([](StatsData& s) { s.other_requests++; });
+      send_error(res, 404, "Not found.");
+    };
+    http.Get(".*", other);
+    http.Post(".*", other);
+    http.Put(".*", other);
+    http.Delete(".*", other);
+    http.Options(".*", other);
+    http.Patch(".*", other);
   }
 };
 

@@ -23,7 +23,9 @@ nlohmann::json Stats::to_json() const {
                         {"redirected_gets", d.redirected_gets},
                         {"gzip_responses", d.gzip_responses},
                         {"chunked_responses", d.chunked_responses},
-                        {"faults_triggered", d.faults_triggered}};
+                        {"faults_triggered", d.faults_triggered},
+                        {"other_requests", d.other_requests},
+                        {"requests_total", d.requests_total}};
 }
 
 void Stats::reset() {

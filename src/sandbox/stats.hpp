@@ -29,6 +29,8 @@ struct StatsData {
   std::uint64_t gzip_responses = 0;                       // file bodies sent with Content-Encoding: gzip
   std::uint64_t chunked_responses = 0;                    // file bodies sent with Transfer-Encoding: chunked
   std::map<std::string, std::uint64_t> faults_triggered;  // by action name
+  std::uint64_t other_requests = 0;                       // requests that matched no route
+  std::uint64_t requests_total = 0;                       // every request outside /_sandbox/
 };
 
 // Thread-safe counters; every component updates them through update().

@@ -9,6 +9,10 @@
 namespace mews_sandbox {
 namespace {
 
+// cpp-httplib refuses request lines over 8192 bytes (414); a signed
+// /redirected/files/ URL without padding needs about 190 of them.
+constexpr std::size_t kMaxUrlPadding = 7900;
+
 [[noreturn]] void bad(const std::string& what) { throw std::runtime_error("scenario: " + what); }
 
 template <class T>
@@ -151,11 +155,23 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
   return f;
 }
 
-const std::vector<std::string> kKnownKeys = {
-    "client_token",    "client_tokens",         "access_tokens",     "seed",     "progression",
-    "url_ttl_seconds", "expires_after_seconds", "rate_limit",        "entities", "failed_entities",
-    "faults",          "checkpoint_every",      "cache_limit_bytes", "threads",  "comment",
-    "unknown_fields"};
+const std::vector<std::string> kKnownKeys = {"client_token",
+                                             "client_tokens",
+                                             "access_tokens",
+                                             "seed",
+                                             "progression",
+                                             "url_ttl_seconds",
+                                             "expires_after_seconds",
+                                             "rate_limit",
+                                             "entities",
+                                             "failed_entities",
+                                             "faults",
+                                             "checkpoint_every",
+                                             "cache_limit_bytes",
+                                             "threads",
+                                             "comment",
+                                             "unknown_fields",
+                                             "url_padding"};
 
 void check_known_keys(const nlohmann::json& j) {
   for (const auto& [key, value] : j.items())
@@ -244,6 +260,8 @@ Scenario parse_scenario(const nlohmann::json& j) {
   parse_entities(j, s);
   parse_faults(j, s);
   s.unknown_fields = get<bool>(j, "unknown_fields", false);
+  s.url_padding = get<std::size_t>(j, "url_padding", 0);
+  if (s.url_padding > kMaxUrlPadding) bad("url_padding may be at most " + std::to_string(kMaxUrlPadding));
   s.checkpoint_every = std::max<std::uint64_t>(1, get<std::uint64_t>(j, "checkpoint_every", s.checkpoint_every));
   s.cache_limit_bytes = get<std::uint64_t>(j, "cache_limit_bytes", s.cache_limit_bytes);
   s.threads = std::max<std::size_t>(16, get<std::size_t>(j, "threads", s.threads));

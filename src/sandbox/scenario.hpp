@@ -80,6 +80,8 @@ struct Scenario {
   // Adds fields this client does not know to every Export object, file entry
   // and API response (forward compatibility).
   bool unknown_fields = false;
+  // Characters of the "pad" query parameter appended to every signed file URL.
+  std::size_t url_padding = 0;
 
   std::uint64_t checkpoint_every = 1000;
   std::uint64_t cache_limit_bytes = 1 << 20;

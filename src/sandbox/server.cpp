@@ -42,7 +42,7 @@ struct Server::Impl {
   Stopper stopper;
   FaultBook faults{sc.faults, stats};
   ExportStore store{sc, faults, stats, stopper};
-  UrlSigner signer;
+  UrlSigner signer{sc.url_padding};
   ApiHandlers api{sc, store, faults, stats, signer, default_host};
   FileServer files{store, faults, stats, signer, stopper, default_host};
   Introspection introspection{store, stats, stopper};

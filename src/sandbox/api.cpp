@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "add_request.hpp"
+#include "api_faults.hpp"
 #include "export_json.hpp"
 #include "responses.hpp"
 #include "util.hpp"
@@ -70,8 +71,8 @@ void ApiHandlers::handle(Action action, const httplib::Request& req, httplib::Re
   auto token_index = authenticate(body, res);
   if (!token_index || !admit(*token_index, res)) return;
   if (string_field(body, "Client").empty()) return bad_request(res, "Invalid request: Client is required.");
-  if (add) return handle_add(body, *token_index, req, res);
-  handle_get_all(body, *token_index, req, res);
+  if (add) return handle_add(body, *token_index, req, res, fault);
+  handle_get_all(body, *token_index, req, res, fault);
 }
 
 // The index of the body's AccessToken when both tokens are known; else a 401.
@@ -106,26 +107,31 @@ ExportJsonOptions ApiHandlers::json_options(const httplib::Request& req) const {
 }
 
 void ApiHandlers::handle_add(const json& body, std::size_t token_index, const httplib::Request& req,
-                             httplib::Response& res) {
+                             httplib::Response& res, const std::optional<Fault>& fault) {
   auto request = parse_add_request(body, token_index, now_unix());
   if (!request) return bad_request(res, request.error());
   auto created = store_.create(*request);
   if (!created) return bad_request(res, "An export of this entity type is already pending.");
   res.status = 200;
   json answer = response_json(json{{"Export", export_json(*created, json_options(req))}}, sc_.unknown_fields);
-  res.set_content(answer.dump(), "application/json");
+  res.set_content(render_answer(std::move(answer), fault), "application/json");
 }
 
+// getAll; an omit fault answers as if no id were known (and counts no poll).
 void ApiHandlers::handle_get_all(const json& body, std::size_t token_index, const httplib::Request& req,
-                                 httplib::Response& res) {
+                                 httplib::Response& res, const std::optional<Fault>& fault) {
   auto ids = export_ids(body);
   if (!ids) return bad_request(res, ids.error());
   stats_.update([](StatsData& s) { s.getall_calls++; });
   const ExportJsonOptions options = json_options(req);
   json list = json::array();
-  for (const auto& view : store_.poll(*ids, token_index)) list.push_back(export_json(view, options));
+  if (!omits_exports(fault))
+    for (const auto& view : store_.poll(*ids, token_index)) {
+      list.push_back(export_json(view, options));
+      apply_file_url(fault, list.back());
+    }
   res.status = 200;
-  res.set_content(response_json(json{{"Exports", list}}, sc_.unknown_fields).dump(), "application/json");
+  res.set_content(render_answer(response_json(json{{"Exports", list}}, sc_.unknown_fields), fault), "application/json");
 }
 
 }  // namespace mews_sandbox

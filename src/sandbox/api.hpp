@@ -36,9 +36,9 @@ class ApiHandlers {
   std::optional<std::size_t> authenticate(const nlohmann::json& body, httplib::Response& res);
   bool admit(std::size_t token_index, httplib::Response& res);
   void handle_add(const nlohmann::json& body, std::size_t token_index, const httplib::Request& req,
-                  httplib::Response& res);
+                  httplib::Response& res, const std::optional<Fault>& fault);
   void handle_get_all(const nlohmann::json& body, std::size_t token_index, const httplib::Request& req,
-                      httplib::Response& res);
+                      httplib::Response& res, const std::optional<Fault>& fault);
   ExportJsonOptions json_options(const httplib::Request& req) const;
   void bad_request(httplib::Response& res, const std::string& message);
 

@@ -77,6 +77,23 @@ void send_status_fault(const Fault& f, httplib::Response& res) {
   res.set_content(nlohmann::json{{"Message", message}, {"RequestId", request_id(res)}}.dump(), "application/json");
 }
 
+void send_redirect(const Fault& f, httplib::Response& res) {
+  res.status = f.status;
+  res.set_header("Location", *f.location);
+  res.set_content(nlohmann::json{{"Message", "Moved."}, {"RequestId", request_id(res)}}.dump(), "application/json");
+}
+
+// A 400 whose Message and Request-Id carry an ANSI colour escape, BEL and (in
+// the body only: a header cannot hold it) CR, for clients that print them.
+void send_control_chars(httplib::Response& res) {
+  const std::string id = "\x1b[31m" + request_id(res) + "\x07";
+  res.headers.erase("Request-Id");
+  res.set_header("Request-Id", id);
+  res.status = 400;
+  const std::string message = "\x1b[31mInjected fault\r with control characters\x07\x1b[0m";
+  res.set_content(nlohmann::json{{"Message", message}, {"RequestId", id}}.dump(), "application/json");
+}
+
 }  // namespace
 
 const char* action_name(FaultAction a) {
@@ -91,6 +108,11 @@ const char* action_name(FaultAction a) {
     case FaultAction::Gzip: return "gzip";
     case FaultAction::Chunked: return "chunked";
     case FaultAction::Trickle: return "trickle";
+    case FaultAction::Nested: return "nested";
+    case FaultAction::Pad: return "pad";
+    case FaultAction::Omit: return "omit";
+    case FaultAction::FileUrl: return "file_url";
+    case FaultAction::ControlChars: return "control_chars";
   }
   return "status";
 }
@@ -133,6 +155,14 @@ bool apply_answer_fault(const Fault& fault, const httplib::Request& req, httplib
   }
   if (fault.action == FaultAction::Status) {
     send_status_fault(fault, res);
+    return true;
+  }
+  if (fault.action == FaultAction::Redirect && fault.location) {
+    send_redirect(fault, res);
+    return true;
+  }
+  if (fault.action == FaultAction::ControlChars) {
+    send_control_chars(res);
     return true;
   }
   return false;

@@ -44,8 +44,9 @@ class FaultBook {
   std::mutex mu_;
 };
 
-// Applies a fault that replaces the whole answer (status, reset). Returns true
-// when `res` is decided and nothing else may be done with the request.
+// Applies a fault that replaces the whole answer (status, reset, control_chars,
+// a redirect with a location). Returns true when `res` is decided and nothing
+// else may be done with the request.
 bool apply_answer_fault(const Fault& fault, const httplib::Request& req, httplib::Response& res);
 
 // How a file body is sent: derived from the file fault that hit the request.

@@ -103,7 +103,8 @@ std::optional<Fault> FileServer::fault_for(const FileRef& file, bool redirected)
 }
 
 // Answers the fault's status with Location: the /redirected/files/ twin of the
-// URL (same expiry, signed for that path).
+// URL (same expiry, signed for that path). A redirect fault with its own
+// location was answered by apply_answer_fault().
 void FileServer::redirect(const httplib::Request& req, httplib::Response& res, const Fault& fault, const FileRef& file,
                           const std::string& export_id) {
   const std::string target = "/redirected/files/" + export_id + "/" + std::to_string(file.file_index);

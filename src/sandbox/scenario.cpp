@@ -52,11 +52,20 @@ constexpr ActionInfo kActions[] = {
     {"stall", FaultAction::Stall, kFile},
     {"drop_final_newline", FaultAction::DropFinalNewline, kFile},
     {"extra_bytes", FaultAction::ExtraBytes, kFile},
-    {"redirect", FaultAction::Redirect, kFile},
+    {"redirect", FaultAction::Redirect, kAnyTarget},
     {"gzip", FaultAction::Gzip, kFile},
     {"chunked", FaultAction::Chunked, kFile},
     {"trickle", FaultAction::Trickle, kFile},
+    {"nested", FaultAction::Nested, kAdd | kGetAll},
+    {"pad", FaultAction::Pad, kAdd | kGetAll},
+    {"omit", FaultAction::Omit, kGetAll},
+    {"file_url", FaultAction::FileUrl, kGetAll},
+    {"control_chars", FaultAction::ControlChars, kAdd | kGetAll},
 };
+
+// nested: depth x count is capped so that an answer stays below ~100 MB.
+constexpr std::uint64_t kMaxNestedLevels = 10'000'000;
+constexpr std::uint64_t kDefaultPadBytes = 1 << 20;
 
 unsigned target_bit(FaultTarget t) {
   switch (t) {
@@ -112,8 +121,10 @@ bool is_redirect_status(int status) {
 // status, retry_after and body: what a status or redirect fault answers.
 void parse_answer(const nlohmann::json& j, Fault& f, const std::string& where) {
   if (f.action == FaultAction::Redirect) {
-    f.status = get<int>(j, "status", 302);
+    f.status = get<int>(j, "status", f.target == FaultTarget::File ? 302 : 307);
     if (!is_redirect_status(f.status)) bad(where + ".status of a redirect must be 301, 302, 303, 307 or 308");
+    if (j.contains("location")) f.location = get<std::string>(j, "location", "");
+    if (!f.location && f.target != FaultTarget::File) bad(where + ": a redirect of add or getAll needs a location");
   } else {
     f.status = get<int>(j, "status", f.status);
     if (f.status < 100 || f.status > 599) bad(where + ".status out of range");
@@ -143,6 +154,21 @@ void parse_timing(const nlohmann::json& j, Fault& f, const std::string& where) {
   if (f.seconds < 0) bad(where + ".seconds must not be negative");
 }
 
+// depth, count, bytes and url: what nested, pad and file_url add to an answer.
+void parse_shaping(const nlohmann::json& j, Fault& f, const std::string& where) {
+  if (f.action == FaultAction::Nested) {
+    f.depth = get<std::uint64_t>(j, "depth", f.depth);
+    f.count = get<std::uint64_t>(j, "count", f.count);
+    if (f.depth == 0 || f.count == 0) bad(where + ": depth and count of nested must be positive");
+    if (f.depth > kMaxNestedLevels / f.count) bad(where + ": depth x count of nested is too large");
+  }
+  if (f.action == FaultAction::Pad && !f.bytes) f.bytes = kDefaultPadBytes;
+  if (f.action == FaultAction::FileUrl) {
+    if (!j.contains("url") || !j["url"].is_string()) bad(where + ": file_url needs a url string");
+    f.url = j["url"].get<std::string>();
+  }
+}
+
 Fault parse_fault(const nlohmann::json& j, std::size_t n) {
   std::string where = "faults[" + std::to_string(n) + "]";
   if (!j.is_object()) bad(where + " must be an object");
@@ -152,6 +178,7 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
   parse_occurrences(j, f, where);
   parse_answer(j, f, where);
   parse_timing(j, f, where);
+  parse_shaping(j, f, where);
   return f;
 }
 

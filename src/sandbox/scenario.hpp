@@ -32,10 +32,16 @@ enum class FaultAction {
   Stall,
   DropFinalNewline,
   ExtraBytes,
-  Redirect,  // file: 302/307 to /redirected/files/<id>/<i>?expires&signature (same bytes)
-  Gzip,      // file: Content-Encoding: gzip (streamed, chunked) when Accept-Encoding allows it; not for Range
-  Chunked,   // file: Transfer-Encoding: chunked, no Content-Length
-  Trickle,   // file: `bytes` every `seconds`
+  Redirect,      // file: 302/307 to `location` or /redirected/files/<id>/<i>?expires&signature (same bytes);
+                 // add/getAll: 307 (or `status`) to `location`
+  Gzip,          // file: Content-Encoding: gzip (streamed, chunked) when Accept-Encoding allows it; not for Range
+  Chunked,       // file: Transfer-Encoding: chunked, no Content-Length
+  Trickle,       // file: `bytes` every `seconds`
+  Nested,        // add/getAll: each Export object gets "Nested", `count` values `depth` levels deep
+  Pad,           // add/getAll: a top-level "Padding" string of `bytes` characters
+  Omit,          // getAll: the answer lists no export
+  FileUrl,       // getAll: every file Url is `url`, verbatim
+  ControlChars,  // add/getAll: 400 with control characters in Message and the Request-Id header
 };
 
 // One injected fault. It hits matching requests number after .. after+times-1
@@ -50,10 +56,14 @@ struct Fault {
   int status = 500;                         // status: the HTTP status; redirect: 301/302/303/307/308 (default 302)
   std::optional<std::string> retry_after;
   std::optional<nlohmann::json> body;
-  std::optional<std::uint64_t> bytes;  // truncate/stall: bytes sent first (default: half);
-                                       // extra_bytes: bytes served beyond the file (default 16);
-                                       // trickle: bytes per interval (default 1024)
-  double seconds = 5;                  // stall: how long to send nothing; trickle: the interval (default 0.1)
+  std::optional<std::uint64_t> bytes;   // truncate/stall: bytes sent first (default: half);
+                                        // extra_bytes: bytes served beyond the file (default 16);
+                                        // trickle: bytes per interval (default 1024)
+  double seconds = 5;                   // stall: how long to send nothing; trickle: the interval (default 0.1)
+  std::optional<std::string> location;  // redirect: the Location (required for add/getAll)
+  std::uint64_t depth = 100;            // nested: levels of nesting
+  std::uint64_t count = 1;              // nested: values side by side
+  std::optional<std::string> url;       // file_url: the Url every file gets
 };
 
 struct Scenario {

@@ -43,4 +43,27 @@ TEST(SandboxFiles, UrlPaddingMakesLongUrlsThatStillWork) {
   EXPECT_THROW(mews_sandbox::parse_scenario(json{{"url_padding", 100000}}), std::runtime_error);
 }
 
+TEST(SandboxFiles, RedirectFaultWithALocationSendsThereVerbatim) {
+  json scenario = small_files(2, 5);
+  scenario["faults"] = {
+      {{"target", "file"}, {"file_index", 0}, {"action", "redirect"}, {"location", "ftp://127.0.0.1/f"}},
+      {{"target", "file"},
+       {"file_index", 1},
+       {"action", "redirect"},
+       {"status", 301},
+       {"location", "http://127.0.0.2:9/files/x"}}};
+  SandboxProcess sb(scenario);
+  Api api(sb);
+  json done = api.until_done(api.add_id("Bill"));
+  auto first = api.fetch(done["Files"][0]["Url"]);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 302);
+  EXPECT_EQ(first->get_header_value("Location"), "ftp://127.0.0.1/f");
+  auto second = api.fetch(done["Files"][1]["Url"]);
+  EXPECT_EQ(second->status, 301);
+  EXPECT_EQ(second->get_header_value("Location"), "http://127.0.0.2:9/files/x");
+  EXPECT_EQ(api.fetch(done["Files"][1]["Url"])->status, 200);  // times: 1
+  EXPECT_EQ(sb.stats()["redirected_gets"], 0);
+}
+
 }  // namespace

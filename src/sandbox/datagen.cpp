@@ -478,6 +478,22 @@ std::uint64_t record_seed(const FileSpec& spec, std::uint64_t index) {
   return h;
 }
 
+char rotate_letter(char c, int shift) {
+  if (c >= 'a' && c <= 'z') return static_cast<char>('a' + (c - 'a' + shift) % 26);
+  if (c >= 'A' && c <= 'Z') return static_cast<char>('A' + (c - 'A' + shift) % 26);
+  return c;
+}
+
+// Rotates the ASCII letters of every string value (not the keys) in `j`.
+void rotate_strings(Json& j, int shift) {
+  if (j.is_string()) {
+    for (char& c : j.get_ref<std::string&>()) c = rotate_letter(c, shift);
+    return;
+  }
+  if (j.is_structured())
+    for (auto it = j.begin(); it != j.end(); ++it) rotate_strings(it.value(), shift);
+}
+
 bool fits(const FileSpec& spec, std::uint64_t index, std::uint64_t size_so_far) {
   if (spec.target_bytes > 0) return size_so_far < spec.target_bytes;
   return index < spec.records;
@@ -517,6 +533,7 @@ void append_record(const FileSpec& spec, std::uint64_t index, std::string& out) 
     j = resource_block(c);
   else
     j = ledger_entry(c);
+  if (spec.mutation > 0) rotate_strings(j, static_cast<int>((spec.mutation - 1) % 25 + 1));
   out += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   out += '\n';
 }
@@ -578,7 +595,7 @@ void FileReader::seek(std::uint64_t offset) {
 
 std::size_t FileReader::read(std::uint64_t offset, std::size_t max, std::string& out) {
   if (offset >= index_->size || max == 0) return 0;
-  if (index_->cached) {
+  if (index_->cached && spec_.mutation == 0) {
     std::size_t n = std::min<std::uint64_t>(max, index_->size - offset);
     out.append(*index_->cached, offset, n);
     return n;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include <openssl/evp.h>
+
 #include "util.hpp"
 
 namespace mews_sandbox {
@@ -21,6 +23,8 @@ struct ExportStore::State {
   bool failed = false;
   std::vector<FileSpec> specs;
   std::vector<bool> drop_final_newline;
+  std::vector<std::uint32_t> versions;                    // content version per file (mutate)
+  std::vector<std::int64_t> modified;                     // Unix s of each file's latest version change
   std::vector<std::shared_ptr<const FileIndex>> indexes;  // filled by the indexer
   bool indexed = false;
   std::optional<std::int64_t> completed_unix;
@@ -29,7 +33,24 @@ struct ExportStore::State {
     std::uint64_t size = indexes[i]->size;
     return drop_final_newline[i] && size > 0 ? size - 1 : size;
   }
+  // Version 0 dates from completion (creation while not yet complete).
+  std::int64_t last_modified(std::size_t i) const {
+    return versions[i] > 0 ? modified[i] : completed_unix.value_or(created_unix);
+  }
 };
+
+namespace {
+
+// A strong ETag: 32 hex digits of SHA-256 over export id, file index and version.
+std::string etag_of(const std::string& id, std::size_t index, std::uint32_t version) {
+  const std::string data = id + "/" + std::to_string(index) + "/" + std::to_string(version);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  return "\"" + hex(digest, 16) + "\"";
+}
+
+}  // namespace
 
 const char* status_name(Status s) {
   switch (s) {
@@ -95,8 +116,22 @@ ExportView ExportStore::view_of(State& e, Status status) const {
   if (e.completed_unix && (status == Status::Success || status == Status::Expired))
     v.expires_unix = *e.completed_unix + sc_.expires_after_seconds;
   if (e.indexed)
-    for (std::size_t i = 0; i < e.specs.size(); ++i) v.files.push_back({e.served_size(i), e.indexes[i]->records});
+    for (std::size_t i = 0; i < e.specs.size(); ++i)
+      v.files.push_back({e.served_size(i), e.indexes[i]->records, e.versions[i], etag_of(e.id, i, e.versions[i])});
   return v;
+}
+
+FileRef ExportStore::file_of(const State& e, std::size_t i) const {
+  FileRef ref{.export_id = e.id,
+              .entity = e.entity,
+              .file_index = static_cast<std::uint32_t>(i),
+              .spec = e.specs[i],
+              .index = e.indexes[i],
+              .size = e.served_size(i),
+              .etag = etag_of(e.id, i, e.versions[i]),
+              .last_modified = e.last_modified(i)};
+  ref.spec.mutation = e.versions[i];
+  return ref;
 }
 
 bool ExportStore::has_pending(const std::string& entity, std::size_t token_index) {
@@ -124,6 +159,8 @@ void ExportStore::plan_files(State& e, const ExportRequest& request) {
     e.specs.push_back(std::move(spec));
   }
   e.drop_final_newline.assign(e.specs.size(), false);
+  e.versions.assign(e.specs.size(), 0);
+  e.modified.assign(e.specs.size(), 0);
   if (auto f = faults_.hit(FaultTarget::File, FaultPhase::Creation, e.entity, std::nullopt))
     for (std::uint32_t k = 0; k < e.specs.size(); ++k)
       if (!f->file_index || *f->file_index == k) e.drop_final_newline[k] = true;
@@ -187,8 +224,17 @@ std::expected<FileRef, FileError> ExportStore::file(const std::string& id, const
     if (s == Status::Expired) return std::unexpected(FileError{403, "The export has expired."});
     if (s != Status::Success) return std::unexpected(FileError{404, "The export is not ready."});
   }
-  auto i = static_cast<std::size_t>(*index);
-  return FileRef{e.entity, static_cast<std::uint32_t>(i), e.specs[i], e.indexes[i], e.served_size(i)};
+  return file_of(e, static_cast<std::size_t>(*index));
+}
+
+std::optional<FileRef> ExportStore::mutate(const std::string& id, std::uint32_t index) {
+  std::lock_guard lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || !it->second->indexed || index >= it->second->specs.size()) return std::nullopt;
+  State& e = *it->second;
+  e.modified[index] = std::max(now_unix(), e.last_modified(index) + 1);  // a date validator must change too
+  e.versions[index]++;
+  return file_of(e, index);
 }
 
 void ExportStore::reap_workers() {  // with mu_ held

@@ -42,6 +42,8 @@ struct ExportRequest {
 struct FileView {
   std::uint64_t size = 0;  // as served (SizeInBytes)
   std::uint64_t records = 0;
+  std::uint32_t version = 0;  // content version: 0, +1 per mutate fault hit
+  std::string etag;           // strong, quoted
 };
 
 // A snapshot of one export.
@@ -59,13 +61,17 @@ struct ExportView {
   std::vector<FileView> files;  // filled once indexed
 };
 
-// One file to serve: how to generate it and how many bytes of it to send.
+// One file to serve: how to generate it (its current content version) and
+// how many bytes of it to send, with its validators.
 struct FileRef {
+  std::string export_id;
   std::string entity;
   std::uint32_t file_index = 0;
-  FileSpec spec;
+  FileSpec spec;  // spec.mutation = the content version
   std::shared_ptr<const FileIndex> index;
-  std::uint64_t size = 0;  // as served (drop_final_newline applied)
+  std::uint64_t size = 0;          // as served (drop_final_newline applied)
+  std::string etag;                // strong, quoted: a hash of export id, index and version
+  std::int64_t last_modified = 0;  // Unix s: completion, or when the version changed
 };
 
 // Why a file cannot be served: the HTTP status and message.
@@ -92,6 +98,10 @@ class ExportStore {
   // File `index_text` of export `id`; with `require_live` only while the
   // export is Success (Expired: 403).
   std::expected<FileRef, FileError> file(const std::string& id, const std::string& index_text, bool require_live);
+  // Gives file `index` of export `id` its next content version (same length,
+  // new ETag, Last-Modified later than before); the file as it is now, or
+  // nullopt when there is no such file.
+  std::optional<FileRef> mutate(const std::string& id, std::uint32_t index);
 
  private:
   struct State;
@@ -99,6 +109,7 @@ class ExportStore {
   Status status_of(State& e, bool observe);
   Status progression(const State& e) const;
   ExportView view_of(State& e, Status status) const;
+  FileRef file_of(const State& e, std::size_t i) const;
   bool has_pending(const std::string& entity, std::size_t token_index);
   void plan_files(State& e, const ExportRequest& request);
   void start_indexer(std::shared_ptr<State> e);

@@ -113,12 +113,15 @@ const char* action_name(FaultAction a) {
     case FaultAction::Omit: return "omit";
     case FaultAction::FileUrl: return "file_url";
     case FaultAction::ControlChars: return "control_chars";
+    case FaultAction::Mutate: return "mutate";
   }
   return "status";
 }
 
 FaultPhase phase_of(FaultAction action) {
-  return action == FaultAction::DropFinalNewline ? FaultPhase::Creation : FaultPhase::Response;
+  if (action == FaultAction::DropFinalNewline) return FaultPhase::Creation;
+  if (action == FaultAction::Mutate) return FaultPhase::Content;
+  return FaultPhase::Response;
 }
 
 FaultBook::FaultBook(std::vector<Fault> faults, Stats& stats)

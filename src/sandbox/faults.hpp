@@ -18,9 +18,10 @@ namespace mews_sandbox {
 // The name of `action` as written in a scenario ("status", "reset", ...).
 const char* action_name(FaultAction action);
 
-// When a fault is counted: per response, or once per export when it is created
-// (drop_final_newline).
-enum class FaultPhase { Response, Creation };
+// When a fault is counted: per response; once per export when it is created
+// (drop_final_newline); or per file request, before and besides the response
+// fault, because it changes the file itself (mutate).
+enum class FaultPhase { Response, Creation, Content };
 FaultPhase phase_of(FaultAction action);
 
 // Counts the occurrences every scenario fault matches and says which fault hits.

@@ -8,6 +8,7 @@
 #include "file_body.hpp"
 #include "gzip_stream.hpp"
 #include "responses.hpp"
+#include "utc.hpp"
 #include "util.hpp"
 
 namespace mews_sandbox {
@@ -40,6 +41,16 @@ RangeRequest parse_range(const std::string& range, std::uint64_t total) {
     return ByteRange{total - std::min(*b, total), total - 1};
   }
   return WholeFile{};
+}
+
+// True unless `if_range` names another version of `file` than the current one:
+// a strong ETag must equal the current one (a weak one never matches), a date
+// must equal Last-Modified; an empty value always holds.
+bool if_range_holds(const std::string& if_range, const FileRef& file) {
+  if (if_range.empty()) return true;
+  if (if_range.front() == '"' || if_range.rfind("W/", 0) == 0) return if_range == file.etag;
+  auto date = parse_http_date(if_range);
+  return date && *date == file.last_modified;
 }
 
 }  // namespace
@@ -91,10 +102,18 @@ void FileServer::handle(const httplib::Request& req, httplib::Response& res, boo
     stats_.update([&](StatsData& s) { (file.error().status == 403 ? s.forbidden : s.not_found)++; });
     return send_error(res, file.error().status, file.error().message);
   }
+  if (!redirected) apply_mutation(*file);
   auto fault = fault_for(*file, redirected);
   if (fault && apply_answer_fault(*fault, req, res)) return;
   if (fault && fault->action == FaultAction::Redirect) return redirect(req, res, *fault, *file, id);
   serve_range(req, res, *file, range, fault);
+}
+
+// Counts the request for mutate faults; when one hits, the file gets its next
+// content version, which this request already receives.
+void FileServer::apply_mutation(FileRef& file) {
+  if (!faults_.hit(FaultTarget::File, FaultPhase::Content, file.entity, file.file_index)) return;
+  if (auto changed = store_.mutate(file.export_id, file.file_index)) file = std::move(*changed);
 }
 
 std::optional<Fault> FileServer::fault_for(const FileRef& file, bool redirected) {
@@ -117,8 +136,12 @@ void FileServer::redirect(const httplib::Request& req, httplib::Response& res, c
 void FileServer::serve_range(const httplib::Request& req, httplib::Response& res, const FileRef& file,
                              const std::string& range, const std::optional<Fault>& fault) {
   res.set_header("Accept-Ranges", "bytes");
+  res.set_header("ETag", file.etag);
+  res.set_header("Last-Modified", format_http_date(file.last_modified));
   const std::uint64_t total = file.size;
-  const RangeRequest parsed = parse_range(range, total);
+  // If-Range naming an older version: the whole (current) file instead of a range.
+  const RangeRequest parsed =
+      if_range_holds(req.get_header_value("If-Range"), file) ? parse_range(range, total) : RangeRequest{WholeFile{}};
   if (std::holds_alternative<Unsatisfiable>(parsed)) {
     res.set_header("Content-Range", "bytes */" + std::to_string(total));
     return send_error(res, 416, "Range Not Satisfiable.");

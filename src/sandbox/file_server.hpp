@@ -1,6 +1,7 @@
 // The signed file URLs: GET/HEAD /files/<id>/<index> (and the never-faulted
 // /redirected/files/ twin a redirect fault points to) with signature and
-// expiry checks, file faults, and single byte ranges.
+// expiry checks, file faults, single byte ranges, ETag / Last-Modified and
+// If-Range.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,7 @@ class FileServer {
   void handle(const httplib::Request& req, httplib::Response& res, bool redirected);
   void count_request(const httplib::Request& req, const std::string& range, bool redirected);
   bool check_signature(const httplib::Request& req, const std::string& path, httplib::Response& res);
+  void apply_mutation(FileRef& file);
   std::optional<Fault> fault_for(const FileRef& file, bool redirected);
   void redirect(const httplib::Request& req, httplib::Response& res, const Fault& fault, const FileRef& file,
                 const std::string& export_id);

@@ -13,7 +13,9 @@ using json = nlohmann::json;
 
 json export_entry(const ExportView& v) {
   json files = json::array();
-  for (const auto& f : v.files) files.push_back(json{{"SizeInBytes", f.size}, {"Records", f.records}});
+  for (const auto& f : v.files)
+    files.push_back(
+        json{{"SizeInBytes", f.size}, {"Records", f.records}, {"ContentVersion", f.version}, {"ETag", f.etag}});
   return json{{"Id", v.id},
               {"EntityType", v.entity},
               {"Status", status_name(v.status)},

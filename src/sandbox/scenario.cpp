@@ -61,6 +61,7 @@ constexpr ActionInfo kActions[] = {
     {"omit", FaultAction::Omit, kGetAll},
     {"file_url", FaultAction::FileUrl, kGetAll},
     {"control_chars", FaultAction::ControlChars, kAdd | kGetAll},
+    {"mutate", FaultAction::Mutate, kFile},
 };
 
 // nested: depth x count is capped so that an answer stays below ~100 MB.

@@ -42,6 +42,7 @@ enum class FaultAction {
   Omit,          // getAll: the answer lists no export
   FileUrl,       // getAll: every file Url is `url`, verbatim
   ControlChars,  // add/getAll: 400 with control characters in Message and the Request-Id header
+  Mutate,        // file: from this request on the file has new content of the same length (and a new ETag)
 };
 
 // One injected fault. It hits matching requests number after .. after+times-1

@@ -25,6 +25,16 @@ bool skip_fraction(std::string_view& rest) {
   return true;
 }
 
+constexpr const char* kWeekdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+// 1..12 for "Jan".."Dec", 0 otherwise.
+int month_number(std::string_view name) {
+  for (int m = 0; m < 12; ++m)
+    if (name == kMonths[m]) return m + 1;
+  return 0;
+}
+
 }  // namespace
 
 std::string format_utc(std::int64_t unix_seconds) {
@@ -65,6 +75,29 @@ std::optional<std::int64_t> parse_utc(std::string_view text) {
   if (!skip_fraction(rest)) return std::nullopt;
   if (rest != "Z" && rest != "+00:00") return std::nullopt;
   return *date + hh * 3600 + mm * 60 + ss;
+}
+
+std::string format_http_date(std::int64_t unix_seconds) {
+  using namespace std::chrono;
+  const sys_days day = floor<days>(sys_seconds{seconds{unix_seconds}});
+  const std::string utc = format_utc(unix_seconds);  // YYYY-MM-DDThh:mm:ssZ
+  const unsigned month = static_cast<unsigned>(year_month_day{day}.month());
+  return std::string(kWeekdays[weekday{day}.c_encoding()]) + ", " + utc.substr(8, 2) + " " + kMonths[month - 1] + " " +
+         utc.substr(0, 4) + " " + utc.substr(11, 8) + " GMT";
+}
+
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
+  // "Sun, 06 Nov 1994 08:49:37 GMT"
+  if (text.size() != 29 || text.substr(3, 2) != ", " || text[7] != ' ' || text[11] != ' ' || text[16] != ' ' ||
+      text.substr(25) != " GMT")
+    return std::nullopt;
+  const int month = month_number(text.substr(8, 3));
+  if (month == 0) return std::nullopt;
+  const std::string iso = std::string(text.substr(12, 4)) + (month < 10 ? "-0" : "-") + std::to_string(month) + "-" +
+                          std::string(text.substr(5, 2)) + "T" + std::string(text.substr(17, 8)) + "Z";
+  auto t = parse_utc(iso);
+  if (!t || format_http_date(*t).substr(0, 3) != text.substr(0, 3)) return std::nullopt;  // the weekday must fit
+  return t;
 }
 
 }  // namespace mews_sandbox

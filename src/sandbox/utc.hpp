@@ -1,5 +1,5 @@
 // Time as text for the sandbox: Unix seconds to and from the API's UTC
-// datetimes ("YYYY-MM-DDThh:mm:ssZ") and dates ("YYYY-MM-DD").
+// datetimes ("YYYY-MM-DDThh:mm:ssZ"), dates ("YYYY-MM-DD") and HTTP dates.
 #pragma once
 
 #include <cstdint>
@@ -18,5 +18,10 @@ std::optional<std::int64_t> parse_utc(std::string_view text);
 std::string format_date(std::int64_t unix_seconds);
 // "YYYY-MM-DD" as Unix seconds at midnight UTC; nullopt when malformed.
 std::optional<std::int64_t> parse_date(std::string_view text);
+// Unix seconds as an HTTP date (IMF-fixdate): "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string format_http_date(std::int64_t unix_seconds);
+// An IMF-fixdate as Unix seconds; nullopt when malformed (the obsolete RFC 850
+// and asctime forms included).
+std::optional<std::int64_t> parse_http_date(std::string_view text);
 
 }  // namespace mews_sandbox

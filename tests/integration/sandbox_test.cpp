@@ -616,6 +616,32 @@ TEST(SandboxDatagen, CustomerDataNeedsEscapesAndUnicode) {
   EXPECT_NE(all.find("🌟"), std::string::npos);
 }
 
+TEST(SandboxDatagen, MutatedRecordsKeepTheirLengthAndKeys) {
+  for (auto entity : mews_sandbox::kEntityTypes) {
+    mews_sandbox::FileSpec spec{.entity = std::string(entity), .seed = 5, .records = 50};
+    mews_sandbox::FileSpec changed = spec;
+    changed.mutation = 1;
+    for (std::uint64_t i = 0; i < spec.records; ++i) {
+      const std::string a = mews_sandbox::generate_record(spec, i);
+      const std::string b = mews_sandbox::generate_record(changed, i);
+      ASSERT_EQ(a.size(), b.size()) << entity;
+      EXPECT_NE(a, b) << entity;
+      json ja = json::parse(a), jb = json::parse(b);
+      std::vector<std::string> keys_a, keys_b;
+      for (const auto& [k, v] : ja.items()) keys_a.push_back(k);
+      for (const auto& [k, v] : jb.items()) keys_b.push_back(k);
+      EXPECT_EQ(keys_a, keys_b) << entity;
+    }
+    // A reader of a cached (small) file still serves the new version.
+    auto index = std::make_shared<const mews_sandbox::FileIndex>(*mews_sandbox::index_file(spec));
+    ASSERT_TRUE(index->cached);
+    mews_sandbox::FileReader reader(changed, index);
+    std::string got;
+    reader.read(0, 1 << 20, got);
+    EXPECT_EQ(got.substr(0, 100), mews_sandbox::generate_record(changed, 0).substr(0, 100)) << entity;
+  }
+}
+
 TEST(SandboxDatagen, ByteTargetFilesStopAtTheTarget) {
   mews_sandbox::FileSpec spec{.entity = "OrderItem", .seed = 9, .target_bytes = 50000};
   auto index = mews_sandbox::index_file(spec);

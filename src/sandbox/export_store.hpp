@@ -90,6 +90,9 @@ class ExportStore {
   // Creates a Pending export and starts indexing its files; nullopt when an
   // export of the same type is Pending or Processing for the same token.
   std::optional<ExportView> create(const ExportRequest& request);
+  // Adds the scenario's seed_exports: `count` exports each, already Success
+  // (files indexed now, each distinct content once), with no fault applied.
+  void seed(const std::vector<SeedExports>& seeds);
   // The token's exports among `ids` (unknown ids and duplicates skipped), in
   // order; each call counts as one poll of every export returned.
   std::vector<ExportView> poll(const std::vector<std::string>& ids, std::size_t token_index);
@@ -105,13 +108,18 @@ class ExportStore {
 
  private:
   struct State;
+  using IndexCache = std::map<std::string, std::shared_ptr<const FileIndex>>;
 
   Status status_of(State& e, bool observe);
   Status progression(const State& e) const;
   ExportView view_of(State& e, Status status) const;
   FileRef file_of(const State& e, std::size_t i) const;
   bool has_pending(const std::string& entity, std::size_t token_index);
-  void plan_files(State& e, const ExportRequest& request);
+  std::shared_ptr<State> new_state(const ExportRequest& request) const;
+  void plan_files(State& e, const ExportRequest& request) const;
+  void apply_creation_faults(State& e);
+  void add_seeded(const SeedExports& seed, IndexCache& cache);
+  void insert(std::shared_ptr<State> e);
   void start_indexer(std::shared_ptr<State> e);
   void reap_workers();
 

@@ -12,6 +12,8 @@ namespace {
 // cpp-httplib refuses request lines over 8192 bytes (414); a signed
 // /redirected/files/ URL without padding needs about 190 of them.
 constexpr std::size_t kMaxUrlPadding = 7900;
+// Seeded exports are built at startup, before the sandbox is ready.
+constexpr std::uint64_t kMaxSeedExports = 1'000'000;
 
 [[noreturn]] void bad(const std::string& what) { throw std::runtime_error("scenario: " + what); }
 
@@ -183,23 +185,12 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
   return f;
 }
 
-const std::vector<std::string> kKnownKeys = {"client_token",
-                                             "client_tokens",
-                                             "access_tokens",
-                                             "seed",
-                                             "progression",
-                                             "url_ttl_seconds",
-                                             "expires_after_seconds",
-                                             "rate_limit",
-                                             "entities",
-                                             "failed_entities",
-                                             "faults",
-                                             "checkpoint_every",
-                                             "cache_limit_bytes",
-                                             "threads",
-                                             "comment",
-                                             "unknown_fields",
-                                             "url_padding"};
+// clang-format off
+const std::vector<std::string> kKnownKeys = {
+    "client_token", "client_tokens", "access_tokens", "seed", "progression", "url_ttl_seconds",
+    "expires_after_seconds", "rate_limit", "entities", "failed_entities", "faults", "checkpoint_every",
+    "cache_limit_bytes", "threads", "comment", "unknown_fields", "url_padding", "seed_exports"};
+// clang-format on
 
 void check_known_keys(const nlohmann::json& j) {
   for (const auto& [key, value] : j.items())
@@ -256,6 +247,26 @@ void parse_entities(const nlohmann::json& j, Scenario& s) {
   }
 }
 
+SeedExports parse_seed(const nlohmann::json& j, std::size_t n, const Scenario& s) {
+  const std::string where = "seed_exports[" + std::to_string(n) + "]";
+  if (!j.is_object()) bad(where + " must be an object");
+  for (const auto& [key, value] : j.items())
+    if (key != "entity" && key != "count" && key != "token_index") bad(where + ": unknown key \"" + key + "\"");
+  SeedExports seed{get<std::string>(j, "entity", ""), get<std::uint64_t>(j, "count", 0),
+                   get<std::size_t>(j, "token_index", 0)};
+  if (!is_entity_type(seed.entity)) bad(where + ".entity unknown: " + seed.entity);
+  if (seed.count > kMaxSeedExports) bad(where + ".count may be at most " + std::to_string(kMaxSeedExports));
+  if (seed.token_index >= s.access_tokens.size()) bad(where + ".token_index has no access token");
+  return seed;
+}
+
+void parse_seed_exports(const nlohmann::json& j, Scenario& s) {
+  if (!j.contains("seed_exports")) return;
+  if (!j["seed_exports"].is_array()) bad("seed_exports must be an array");
+  std::size_t n = 0;
+  for (const auto& seed : j["seed_exports"]) s.seed_exports.push_back(parse_seed(seed, n++, s));
+}
+
 void parse_faults(const nlohmann::json& j, Scenario& s) {
   if (!j.contains("faults")) return;
   if (!j["faults"].is_array()) bad("faults must be an array");
@@ -287,6 +298,7 @@ Scenario parse_scenario(const nlohmann::json& j) {
   parse_rate_limit(j, s);
   parse_entities(j, s);
   parse_faults(j, s);
+  parse_seed_exports(j, s);
   s.unknown_fields = get<bool>(j, "unknown_fields", false);
   s.url_padding = get<std::size_t>(j, "url_padding", 0);
   if (s.url_padding > kMaxUrlPadding) bad("url_padding may be at most " + std::to_string(kMaxUrlPadding));

@@ -67,6 +67,13 @@ struct Fault {
   std::optional<std::string> url;       // file_url: the Url every file gets
 };
 
+// Exports that exist from the start, already Success (seed_exports).
+struct SeedExports {
+  std::string entity;
+  std::uint64_t count = 0;
+  std::size_t token_index = 0;  // whose exports they are
+};
+
 struct Scenario {
   std::vector<std::string> client_tokens{kDefaultClientToken};
   std::vector<std::string> access_tokens{kDefaultAccessToken};
@@ -88,6 +95,7 @@ struct Scenario {
   FileLayout default_layout;
   std::vector<std::string> failed_entities;
   std::vector<Fault> faults;
+  std::vector<SeedExports> seed_exports;
   // Adds fields this client does not know to every Export object, file entry
   // and API response (forward compatibility).
   bool unknown_fields = false;

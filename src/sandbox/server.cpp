@@ -48,7 +48,10 @@ struct Server::Impl {
   Introspection introspection{store, stats, stopper};
   httplib::Server http;
 
-  explicit Impl(Scenario s) : sc(std::move(s)) { setup(); }
+  explicit Impl(Scenario s) : sc(std::move(s)) {
+    store.seed(sc.seed_exports);
+    setup();
+  }
   ~Impl() { stopper.stop(); }
 
   void setup() {

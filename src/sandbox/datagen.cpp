@@ -1,11 +1,11 @@
 #include "datagen.hpp"
 
 #include <algorithm>
-#include <charconv>
-#include <chrono>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
+
+#include "utc.hpp"
 
 namespace mews_sandbox {
 namespace {
@@ -478,6 +478,22 @@ std::uint64_t record_seed(const FileSpec& spec, std::uint64_t index) {
   return h;
 }
 
+char rotate_letter(char c, int shift) {
+  if (c >= 'a' && c <= 'z') return static_cast<char>('a' + (c - 'a' + shift) % 26);
+  if (c >= 'A' && c <= 'Z') return static_cast<char>('A' + (c - 'A' + shift) % 26);
+  return c;
+}
+
+// Rotates the ASCII letters of every string value (not the keys) in `j`.
+void rotate_strings(Json& j, int shift) {
+  if (j.is_string()) {
+    for (char& c : j.get_ref<std::string&>()) c = rotate_letter(c, shift);
+    return;
+  }
+  if (j.is_structured())
+    for (auto it = j.begin(); it != j.end(); ++it) rotate_strings(it.value(), shift);
+}
+
 bool fits(const FileSpec& spec, std::uint64_t index, std::uint64_t size_so_far) {
   if (spec.target_bytes > 0) return size_so_far < spec.target_bytes;
   return index < spec.records;
@@ -487,61 +503,6 @@ bool fits(const FileSpec& spec, std::uint64_t index, std::uint64_t size_so_far) 
 
 bool is_entity_type(std::string_view name) {
   return std::find(kEntityTypes.begin(), kEntityTypes.end(), name) != kEntityTypes.end();
-}
-
-std::string format_utc(std::int64_t unix_seconds) {
-  using namespace std::chrono;
-  sys_seconds t{seconds{unix_seconds}};
-  auto day = floor<days>(t);
-  year_month_day ymd{day};
-  hh_mm_ss hms{t - day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
-}
-
-std::string format_date(std::int64_t unix_seconds) { return format_utc(unix_seconds).substr(0, 10); }
-
-namespace {
-bool parse_int(std::string_view s, int& out) {
-  if (s.empty()) return false;
-  for (char ch : s)
-    if (ch < '0' || ch > '9') return false;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc{};
-}
-}  // namespace
-
-std::optional<std::int64_t> parse_date(std::string_view text) {
-  using namespace std::chrono;
-  int y = 0, m = 0, d = 0;
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
-  if (!parse_int(text.substr(0, 4), y) || !parse_int(text.substr(5, 2), m) || !parse_int(text.substr(8, 2), d))
-    return std::nullopt;
-  year_month_day ymd{year{y}, month{static_cast<unsigned>(m)}, day{static_cast<unsigned>(d)}};
-  if (!ymd.ok()) return std::nullopt;
-  return sys_days{ymd}.time_since_epoch().count() * 86400;
-}
-
-std::optional<std::int64_t> parse_utc(std::string_view text) {
-  if (text.size() < 20 || text[10] != 'T' || text[13] != ':' || text[16] != ':') return std::nullopt;
-  auto date = parse_date(text.substr(0, 10));
-  int hh = 0, mm = 0, ss = 0;
-  if (!date || !parse_int(text.substr(11, 2), hh) || !parse_int(text.substr(14, 2), mm) ||
-      !parse_int(text.substr(17, 2), ss) || hh > 23 || mm > 59 || ss > 60)
-    return std::nullopt;
-  std::string_view rest = text.substr(19);
-  if (!rest.empty() && rest[0] == '.') {
-    std::size_t i = 1;
-    while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') ++i;
-    if (i == 1) return std::nullopt;
-    rest = rest.substr(i);
-  }
-  if (rest != "Z" && rest != "+00:00") return std::nullopt;
-  return *date + hh * 3600 + mm * 60 + ss;
 }
 
 void append_record(const FileSpec& spec, std::uint64_t index, std::string& out) {
@@ -572,6 +533,7 @@ void append_record(const FileSpec& spec, std::uint64_t index, std::string& out) 
     j = resource_block(c);
   else
     j = ledger_entry(c);
+  if (spec.mutation > 0) rotate_strings(j, static_cast<int>((spec.mutation - 1) % 25 + 1));
   out += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   out += '\n';
 }
@@ -633,7 +595,7 @@ void FileReader::seek(std::uint64_t offset) {
 
 std::size_t FileReader::read(std::uint64_t offset, std::size_t max, std::string& out) {
   if (offset >= index_->size || max == 0) return 0;
-  if (index_->cached) {
+  if (index_->cached && spec_.mutation == 0) {
     std::size_t n = std::min<std::uint64_t>(max, index_->size - offset);
     out.append(*index_->cached, offset, n);
     return n;

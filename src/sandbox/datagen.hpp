@@ -23,14 +23,6 @@ inline constexpr std::array<std::string_view, 10> kEntityTypes = {
 // True when `name` is exactly one of kEntityTypes (case-sensitive, like the API).
 bool is_entity_type(std::string_view name);
 
-// Unix seconds <-> "YYYY-MM-DDThh:mm:ssZ". parse_utc also accepts a fraction
-// and "+00:00"; nullopt when malformed.
-std::string format_utc(std::int64_t unix_seconds);
-std::optional<std::int64_t> parse_utc(std::string_view text);
-// "YYYY-MM-DD" <-> Unix seconds at midnight UTC.
-std::string format_date(std::int64_t unix_seconds);
-std::optional<std::int64_t> parse_date(std::string_view text);
-
 // Everything a file's content depends on.
 struct FileSpec {
   std::string entity;
@@ -46,6 +38,9 @@ struct FileSpec {
   std::uint64_t records = 0;
   // When > 0: records are appended while the file is smaller than this.
   std::uint64_t target_bytes = 0;
+  // Content version: when > 0 the ASCII letters of every string value are
+  // rotated (a -> b for version 1), which keeps every record's length.
+  std::uint32_t mutation = 0;
 };
 
 // Appends record `index` of the file (one JSON object and '\n') to `out`.
@@ -58,8 +53,8 @@ struct FileIndex {
   std::uint64_t size = 0;
   std::uint64_t records = 0;
   std::uint64_t checkpoint_every = 1000;
-  std::vector<std::uint64_t> checkpoints;  // checkpoints[i] = offset of record i*checkpoint_every
-  std::shared_ptr<const std::string> cached;
+  std::vector<std::uint64_t> checkpoints;     // checkpoints[i] = offset of record i*checkpoint_every
+  std::shared_ptr<const std::string> cached;  // FileReader uses it for content version 0 only
 };
 
 inline constexpr std::uint64_t kDefaultCheckpointEvery = 1000;

@@ -32,10 +32,17 @@ enum class FaultAction {
   Stall,
   DropFinalNewline,
   ExtraBytes,
-  Redirect,  // file: 302/307 to /redirected/files/<id>/<i>?expires&signature (same bytes)
-  Gzip,      // file: Content-Encoding: gzip (streamed, chunked) when Accept-Encoding allows it; not for Range
-  Chunked,   // file: Transfer-Encoding: chunked, no Content-Length
-  Trickle,   // file: `bytes` every `seconds`
+  Redirect,      // file: 302/307 to `location` or /redirected/files/<id>/<i>?expires&signature (same bytes);
+                 // add/getAll: 307 (or `status`) to `location`
+  Gzip,          // file: Content-Encoding: gzip (streamed, chunked) when Accept-Encoding allows it; not for Range
+  Chunked,       // file: Transfer-Encoding: chunked, no Content-Length
+  Trickle,       // file: `bytes` every `seconds`
+  Nested,        // add/getAll: each Export object gets "Nested", `count` values `depth` levels deep
+  Pad,           // add/getAll: a top-level "Padding" string of `bytes` characters
+  Omit,          // getAll: the answer lists no export
+  FileUrl,       // getAll: every file Url is `url`, verbatim
+  ControlChars,  // add/getAll: 400 with control characters in Message and the Request-Id header
+  Mutate,        // file: from this request on the file has new content of the same length (and a new ETag)
 };
 
 // One injected fault. It hits matching requests number after .. after+times-1
@@ -50,10 +57,21 @@ struct Fault {
   int status = 500;                         // status: the HTTP status; redirect: 301/302/303/307/308 (default 302)
   std::optional<std::string> retry_after;
   std::optional<nlohmann::json> body;
-  std::optional<std::uint64_t> bytes;  // truncate/stall: bytes sent first (default: half);
-                                       // extra_bytes: bytes served beyond the file (default 16);
-                                       // trickle: bytes per interval (default 1024)
-  double seconds = 5;                  // stall: how long to send nothing; trickle: the interval (default 0.1)
+  std::optional<std::uint64_t> bytes;   // truncate/stall: bytes sent first (default: half);
+                                        // extra_bytes: bytes served beyond the file (default 16);
+                                        // trickle: bytes per interval (default 1024)
+  double seconds = 5;                   // stall: how long to send nothing; trickle: the interval (default 0.1)
+  std::optional<std::string> location;  // redirect: the Location (required for add/getAll)
+  std::uint64_t depth = 100;            // nested: levels of nesting
+  std::uint64_t count = 1;              // nested: values side by side
+  std::optional<std::string> url;       // file_url: the Url every file gets
+};
+
+// Exports that exist from the start, already Success (seed_exports).
+struct SeedExports {
+  std::string entity;
+  std::uint64_t count = 0;
+  std::size_t token_index = 0;  // whose exports they are
 };
 
 struct Scenario {
@@ -77,9 +95,12 @@ struct Scenario {
   FileLayout default_layout;
   std::vector<std::string> failed_entities;
   std::vector<Fault> faults;
+  std::vector<SeedExports> seed_exports;
   // Adds fields this client does not know to every Export object, file entry
   // and API response (forward compatibility).
   bool unknown_fields = false;
+  // Characters of the "pad" query parameter appended to every signed file URL.
+  std::size_t url_padding = 0;
 
   std::uint64_t checkpoint_every = 1000;
   std::uint64_t cache_limit_bytes = 1 << 20;

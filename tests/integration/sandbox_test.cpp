@@ -8,81 +8,18 @@
 #include <thread>
 
 #include "datagen.hpp"
+#include "sandbox_api.hpp"
 #include "scenario.hpp"
 #include "support/sandbox_process.hpp"
 
 namespace {
 
 using json = nlohmann::json;
+using mews_export::testing::Api;
+using mews_export::testing::kAdd;
+using mews_export::testing::kGetAll;
 using mews_export::testing::SandboxProcess;
-
-constexpr const char* kAdd = "/api/connector/v1/exports/add";
-constexpr const char* kGetAll = "/api/connector/v1/exports/getAll";
-
-// A small API client for one sandbox.
-class Api {
- public:
-  explicit Api(const SandboxProcess& sb) : sb_(sb), client_(sb.host(), sb.port()) {
-    client_.set_connection_timeout(5, 0);
-    client_.set_read_timeout(10, 0);
-  }
-
-  json auth() const {
-    return json{
-        {"ClientToken", sb_.client_token()}, {"AccessToken", sb_.access_token()}, {"Client", "sandbox-test 1.0"}};
-  }
-  httplib::Result post(const std::string& path, const json& body) {
-    return client_.Post(path, body.dump(), "application/json");
-  }
-  httplib::Result add(const std::string& entity, json extra = json::object()) {
-    json body = auth();
-    body["EntityType"] = entity;
-    body.update(extra);
-    return post(kAdd, body);
-  }
-  std::string add_id(const std::string& entity, json extra = json::object()) {
-    auto res = add(entity, std::move(extra));
-    EXPECT_TRUE(res);
-    if (!res) return "";
-    EXPECT_EQ(res->status, 200) << res->body;
-    return json::parse(res->body)["Export"].value("Id", "");
-  }
-  json get(const std::string& id) {
-    json body = auth();
-    body["ExportIds"] = json::array({id});
-    auto res = post(kGetAll, body);
-    EXPECT_TRUE(res);
-    if (!res) return json();
-    EXPECT_EQ(res->status, 200) << res->body;
-    auto exports = json::parse(res->body)["Exports"];
-    return exports.empty() ? json() : exports[0];
-  }
-  // Polls until a terminal status (indexing may take a moment).
-  json until_done(const std::string& id) {
-    for (int i = 0; i < 200; ++i) {
-      json e = get(id);
-      std::string s = e.value("Status", "");
-      if (s == "Success" || s == "Failed" || s == "Expired") return e;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ADD_FAILURE() << "export " << id << " never finished";
-    return json();
-  }
-  // GET (or HEAD) of a signed file URL.
-  httplib::Result fetch(const std::string& url, const httplib::Headers& headers = {}, bool head = false) {
-    std::string path = url.substr(url.find('/', std::string("http://").size()));
-    return head ? client_.Head(path, headers) : client_.Get(path, headers);
-  }
-  httplib::Client& client() { return client_; }
-
- private:
-  const SandboxProcess& sb_;
-  httplib::Client client_;
-};
-
-json small_files(int files = 2, int records = 50) {
-  return json{{"entities", {{"*", {{"files", files}, {"records_per_file", records}}}}}};
-}
+using mews_export::testing::small_files;
 
 TEST(Sandbox, StatusProgressesPendingProcessingSuccessAndFilesMatch) {
   SandboxProcess sb(small_files(3, 120));
@@ -677,6 +614,32 @@ TEST(SandboxDatagen, CustomerDataNeedsEscapesAndUnicode) {
   EXPECT_NE(all.find("Müller"), std::string::npos);
   EXPECT_NE(all.find("北京"), std::string::npos);
   EXPECT_NE(all.find("🌟"), std::string::npos);
+}
+
+TEST(SandboxDatagen, MutatedRecordsKeepTheirLengthAndKeys) {
+  for (auto entity : mews_sandbox::kEntityTypes) {
+    mews_sandbox::FileSpec spec{.entity = std::string(entity), .seed = 5, .records = 50};
+    mews_sandbox::FileSpec changed = spec;
+    changed.mutation = 1;
+    for (std::uint64_t i = 0; i < spec.records; ++i) {
+      const std::string a = mews_sandbox::generate_record(spec, i);
+      const std::string b = mews_sandbox::generate_record(changed, i);
+      ASSERT_EQ(a.size(), b.size()) << entity;
+      EXPECT_NE(a, b) << entity;
+      json ja = json::parse(a), jb = json::parse(b);
+      std::vector<std::string> keys_a, keys_b;
+      for (const auto& [k, v] : ja.items()) keys_a.push_back(k);
+      for (const auto& [k, v] : jb.items()) keys_b.push_back(k);
+      EXPECT_EQ(keys_a, keys_b) << entity;
+    }
+    // A reader of a cached (small) file still serves the new version.
+    auto index = std::make_shared<const mews_sandbox::FileIndex>(*mews_sandbox::index_file(spec));
+    ASSERT_TRUE(index->cached);
+    mews_sandbox::FileReader reader(changed, index);
+    std::string got;
+    reader.read(0, 1 << 20, got);
+    EXPECT_EQ(got.substr(0, 100), mews_sandbox::generate_record(changed, 0).substr(0, 100)) << entity;
+  }
 }
 
 TEST(SandboxDatagen, ByteTargetFilesStopAtTheTarget) {

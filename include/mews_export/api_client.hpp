@@ -12,6 +12,7 @@
 #include "mews_export/http.hpp"
 #include "mews_export/model.hpp"
 #include "mews_export/retry.hpp"
+#include "mews_export/untrusted.hpp"
 
 namespace mews_export {
 
@@ -29,6 +30,8 @@ struct ApiClientOptions {
   ApiCredentials credentials;
   RetryPolicy retry;
   std::chrono::milliseconds request_timeout{std::chrono::seconds{100}};
+  // The largest successful answer read (kMaxApiAnswerBytes; smaller in tests).
+  std::size_t max_answer_bytes = kMaxApiAnswerBytes;
   // Called before each retry sleep (for logs).
   RetryCallback on_retry;
 };

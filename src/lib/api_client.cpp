@@ -19,6 +19,11 @@ std::string join_url(std::string base, std::string_view action) {
 // A sink that keeps a successful answer whole, up to kMaxApiAnswerBytes, in
 // one buffer sized from Content-Length: the parser reads it there.
 struct AnswerSink {
+  explicit AnswerSink(std::size_t limit) : max_bytes(limit) {}
+  AnswerSink(const AnswerSink&) = delete;
+  AnswerSink& operator=(const AnswerSink&) = delete;
+
+  std::size_t max_bytes;
   std::string body;
   bool too_large = false;
   BodySink sink{
@@ -32,7 +37,7 @@ struct AnswerSink {
       std::size_t announced = 0;
       const auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), announced);
       if (ec == std::errc{} && end == length->data() + length->size()) {
-        if (announced > kMaxApiAnswerBytes) {
+        if (announced > max_bytes) {
           too_large = true;
           return BodyAction::Abort;
         }
@@ -42,7 +47,7 @@ struct AnswerSink {
     return BodyAction::Receive;
   }
   bool on_data(std::string_view chunk) {
-    if (body.size() + chunk.size() > kMaxApiAnswerBytes) {
+    if (body.size() + chunk.size() > max_bytes) {
       too_large = true;
       return false;
     }
@@ -50,6 +55,11 @@ struct AnswerSink {
     return true;
   }
 };
+
+std::string mebibytes(std::size_t bytes) {
+  if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  return std::to_string(bytes) + " bytes";
+}
 
 // The error for a redirect answered by the API: never followed, since the
 // request body carries both tokens.
@@ -120,12 +130,12 @@ HttpRequest ApiClient::make_request(std::string_view action, json body) const {
 
 // One request: the answer as a JSON object, or the error that says why not.
 Result<json> ApiClient::attempt(std::string_view action, const HttpRequest& request) {
-  AnswerSink answer;
+  AnswerSink answer(options_.max_answer_bytes);
   auto response = transport_.perform(request, &answer.sink);
   const std::string what = "exports/" + std::string(action);
   if (answer.too_large) {
-    return fail(ErrorKind::Protocol, what + " answered with more than " + std::to_string(kMaxApiAnswerBytes >> 20) +
-                                         " MiB; refusing to read it");
+    return fail(ErrorKind::Protocol,
+                what + " answered with more than " + mebibytes(options_.max_answer_bytes) + "; refusing to read it");
   }
   if (!response) {
     Error error = response.error();

@@ -246,3 +246,155 @@ TEST_F(HostileMissingStatus, AnExportWithoutAStatusIsDescribedAsSuch) {
   EXPECT_EQ(r.stderr_text.find("is , not"), std::string::npos) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("no known state"), std::string::npos) << r.stderr_text;
 }
+
+// ------------------------------------------------- with the sandbox's faults
+
+namespace {
+
+json with_faults(json faults, json scenario = kQuick) {
+  scenario["faults"] = std::move(faults);
+  return scenario;
+}
+
+// A second sandbox on another loopback address: a "foreign host" that
+// counts every request it gets.
+class ForeignHost {
+ public:
+  ForeignHost() : sandbox_(nullptr, {"--host", "127.0.0.2"}) {}
+  std::string url(const std::string& path) const { return sandbox_.url() + path; }
+  std::uint64_t requests() const { return sandbox_.stats()["requests_total"].get<std::uint64_t>(); }
+
+ private:
+  SandboxProcess sandbox_;
+};
+
+}  // namespace
+
+TEST(HostileRedirects, ApiRedirectsAreNeverFollowedAndTokensStayHome) {
+  ForeignHost foreign;
+  for (const int status : {301, 302, 303, 307, 308}) {
+    for (const std::string target : {"getAll", "add"}) {
+      SandboxCli cli(with_faults(json::array({{{"target", target},
+                                               {"action", "redirect"},
+                                               {"status", status},
+                                               {"location", foreign.url("/api/connector/v1/exports/" + target)},
+                                               {"times", nullptr}}})));
+      const auto r = target == "add" ? cli.cli({"add", "--entity", "Bill"})
+                                     : cli.cli({"status", "3fa85f64-5717-4562-b3fc-2c963f66afa6"});
+      EXPECT_EQ(r.exit_code, 1) << status << " " << target << ": " << r.stderr_text;
+      EXPECT_NE(r.stderr_text.find("HTTP " + std::to_string(status)), std::string::npos) << r.stderr_text;
+      EXPECT_NE(r.stderr_text.find("127.0.0.2"), std::string::npos) << r.stderr_text;
+      EXPECT_NE(r.stderr_text.find("never follow redirects"), std::string::npos) << r.stderr_text;
+    }
+  }
+  EXPECT_EQ(foreign.requests(), 0u);  // no token ever reached the other host
+}
+
+TEST(HostileRedirects, AnApiRedirectToPlainHttpElsewhereIsNotFollowedEither) {
+  SandboxCli cli(with_faults(json::array(
+      {{{"target", "add"}, {"action", "redirect"}, {"location", "http://203.0.113.7/steal"}, {"times", nullptr}}})));
+  const auto r = cli.cli({"add", "--entity", "Bill"});
+  EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("203.0.113.7"), std::string::npos) << r.stderr_text;
+}
+
+TEST(HostileRedirects, FileRedirectsOnlyToAllowedSchemesAndHosts) {
+  for (const std::string location : {"ftp://127.0.0.1/f", "file:///etc/passwd", "http://203.0.113.7/f"}) {
+    SandboxCli cli(with_faults(
+        json::array({{{"target", "file"}, {"action", "redirect"}, {"location", location}, {"times", nullptr}}})));
+    const auto r = cli.cli({"run", "--entity", "Bill", "-o", "/nonexistent-never-written", "--interval", "20ms"});
+    EXPECT_EQ(r.exit_code, 1) << location << ": " << r.stderr_text;
+    EXPECT_NE(r.stderr_text.find("refusing a redirect"), std::string::npos) << r.stderr_text;
+  }
+}
+
+TEST(HostileUrls, UnusableFileUrlsFailAtOnceWithoutRetries) {
+  for (const std::string url :
+       {"", "ftp://127.0.0.1/x", "file:///etc/passwd", "relative/path", "http://203.0.113.7/f?signature=abc"}) {
+    SandboxCli cli(
+        with_faults(json::array({{{"target", "getAll"}, {"action", "file_url"}, {"url", url}, {"times", nullptr}}})));
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = cli.cli({"run", "--entity", "Bill", "--stdout", "--interval", "20ms"});
+    EXPECT_EQ(r.exit_code, 1) << url << ": " << r.stderr_text;
+    EXPECT_NE(r.stderr_text.find("cannot be downloaded"), std::string::npos) << r.stderr_text;
+    EXPECT_EQ(r.stderr_text.find("retrying"), std::string::npos) << r.stderr_text;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds{20});
+  }
+  SandboxCli insecure(with_faults(json::array(
+      {{{"target", "getAll"}, {"action", "file_url"}, {"url", "http://203.0.113.7/f"}, {"times", nullptr}}})));
+  const auto r = insecure.cli({"run", "--entity", "Bill", "--stdout", "--interval", "20ms"});
+  EXPECT_NE(r.stderr_text.find("--allow-insecure-http"), std::string::npos) << r.stderr_text;
+}
+
+TEST(HostileAnswers, LargeAnswersAreRead) {
+  // The 256 MiB cap itself is pinned down in api_client_test (a smaller cap).
+  SandboxCli big(
+      with_faults(json::array({{{"target", "getAll"}, {"action", "pad"}, {"bytes", 3 << 20}, {"times", nullptr}}})));
+  const auto ok = big.cli({"run", "--entity", "Bill", "--stdout", "--interval", "20ms"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.stderr_text;
+}
+
+TEST(HostileAnswers, ThousandsOfFilesWithLongUrlsAndThousandsOfIds) {
+  json scenario = kQuick;
+  scenario["entities"] = {{"Bill", {{"files", 5000}, {"records_per_file", 1}}}, {"Payment", {{"files", 0}}}};
+  scenario["url_padding"] = 300;
+  scenario["seed_exports"] = json::array({{{"entity", "Payment"}, {"count", 2500}}});
+  SandboxCli cli(scenario);
+  // One export of 5,000 files: a getAll answer of ~9 MiB.
+  const auto streamed = cli.cli({"run", "--entity", "Bill", "--stdout", "--interval", "20ms"});
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.stderr_text;
+  EXPECT_EQ(records_in(streamed.stdout_text), 5000u);
+
+  std::vector<std::string> ids;
+  for (const auto& e : cli.sandbox().exports()) ids.push_back(e["Id"]);
+  ASSERT_EQ(ids.size(), 2501u);
+  std::vector<std::string> args{"--json", "status"};
+  args.insert(args.end(), ids.begin(), ids.end());
+  const auto before = cli.sandbox().stats()["getall_calls"].get<std::uint64_t>();
+  const auto status = cli.cli(args);
+  ASSERT_EQ(status.exit_code, 0) << status.stderr_text;
+  EXPECT_EQ(json::parse(status.stdout_text).size(), 2501u);
+  EXPECT_EQ(cli.sandbox().stats()["getall_calls"].get<std::uint64_t>() - before, 3u);  // 1000 + 1000 + 501
+
+  args[1] = "wait";
+  const auto waited = cli.cli(args);
+  EXPECT_EQ(waited.exit_code, 0) << waited.stderr_text;
+}
+
+TEST(HostileAnswers, AnExportGetAllNeverListsIsAskedForUntilTheTimeoutAndNeverAddedTwice) {
+  SandboxCli cli(with_faults(json::array({{{"target", "getAll"}, {"action", "omit"}, {"times", nullptr}}})));
+  const auto r = cli.cli({"run", "--entity", "Bill", "--stdout", "--interval", "200ms", "--timeout", "3s"});
+  EXPECT_EQ(r.exit_code, 5) << r.stderr_text;
+  EXPECT_EQ(cli.adds(), 1u);
+
+  SandboxCli lagging(with_faults(json::array({{{"target", "getAll"}, {"action", "omit"}, {"times", 3}}})));
+  const auto ok = lagging.cli({"run", "--entity", "Bill", "--stdout", "--interval", "50ms"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.stderr_text;
+  EXPECT_EQ(lagging.adds(), 1u);
+}
+
+TEST(HostileAnswers, ControlCharactersInMessageAndRequestIdAreEscaped) {
+  SandboxCli cli(with_faults(json::array({{{"target", "getAll"}, {"action", "control_chars"}, {"times", nullptr}}})));
+  const auto r = cli.cli({"status", "3fa85f64-5717-4562-b3fc-2c963f66afa6"});
+  EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
+  EXPECT_EQ(r.stderr_text.find('\x1b'), std::string::npos) << r.stderr_text;
+  EXPECT_EQ(r.stderr_text.find('\x07'), std::string::npos) << r.stderr_text;
+  EXPECT_EQ(r.stderr_text.find('\r'), std::string::npos) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("\\e[31m"), std::string::npos) << r.stderr_text;
+}
+
+TEST(HostileAnswers, AFileThatChangesBetweenAttemptsIsFetchedWholeAgainNotSpliced) {
+  // The first transfer is cut half way; from the second request on the file
+  // has other bytes (same size, new ETag): If-Range makes the server send it whole.
+  json scenario = kQuick;
+  scenario["entities"] = {{"Bill", {{"files", 1}, {"records_per_file", 2000}}}};
+  scenario["faults"] = json::array({{{"target", "file"}, {"action", "truncate"}, {"times", 1}},
+                                    {{"target", "file"}, {"action", "mutate"}, {"after", 1}, {"times", 1}}});
+  SandboxCli cli(scenario);
+  const auto out = cli.dir() / "out";
+  const auto r = cli.cli({"run", "--entity", "Bill", "-o", out.string(), "--interval", "20ms"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const std::string id = cli.sandbox().exports()[0]["Id"];
+  EXPECT_EQ(read_file(out / id / "part-001.jsonl"), *cli.sandbox().file_content(id, 0));
+  expect_export_matches_server(cli.sandbox(), out / id, id);
+}

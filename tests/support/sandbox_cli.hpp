@@ -33,6 +33,9 @@ class SandboxCli {
   std::uint64_t adds() const;
   std::uint64_t api_requests() const;
 
+  const SandboxProcess& sandbox() const { return sandbox_; }
+  const TempDir& dir() const { return dir_; }
+
  protected:
   SandboxProcess sandbox_;
   TempDir dir_;

@@ -134,3 +134,72 @@ TEST_F(ApiFixture, MalformedSuccessBodyIsAProtocolError) {
   ASSERT_FALSE(answer);
   EXPECT_EQ(answer.error().kind, ErrorKind::Protocol);
 }
+
+TEST_F(ApiFixture, SuccessfulAnswersAreReadWholeUpToTheCap) {
+  // Far beyond the 64 KiB kept of error bodies: a getAll of thousands of files.
+  json exports = json::array();
+  json files = json::array();
+  for (int i = 0; i < 5000; ++i) {
+    files.push_back(
+        {{"Url", "https://files.example/" + std::to_string(i) + "?sig=" + std::string(200, 's')}, {"SizeInBytes", i}});
+  }
+  exports.push_back({{"Id", "big"}, {"Status", "Success"}, {"EntityType", "Bill"}, {"Files", files}});
+  const std::string body = json{{"Exports", exports}}.dump();
+  ASSERT_GT(body.size(), 1u << 20);
+  transport.on("/exports/getAll", [body](const HttpRequest&, const BodySink* sink) {
+    return respond(sink, 200, body, {{"content-length", std::to_string(body.size())}});
+  });
+  const std::vector<std::string> ids{"big"};
+  auto answer = api.get_exports(ids);
+  ASSERT_TRUE(answer) << answer.error().message;
+  EXPECT_EQ(answer->at(0).files.size(), 5000u);
+}
+
+TEST_F(ApiFixture, AnswersOverTheCapAreRefusedWithOrWithoutContentLength) {
+  auto options = api.options();
+  options.max_answer_bytes = 1024;
+  for (const bool announce : {true, false}) {
+    FakeTransport t;
+    ApiClient client{t, clock, options};
+    const std::string body = json{{"Exports", json::array()}, {"Padding", std::string(4096, 'x')}}.dump();
+    std::size_t delivered = 0;
+    t.on("/exports/getAll", [&, announce](const HttpRequest&, const BodySink* sink) {
+      std::map<std::string, std::string> headers;
+      if (announce) headers["content-length"] = std::to_string(body.size());
+      auto r = respond(sink, 200, body, headers, 256);
+      delivered = r ? body.size() : 0;
+      return r;
+    });
+    const std::vector<std::string> ids{"x"};
+    auto answer = client.get_exports(ids);
+    ASSERT_FALSE(answer);
+    EXPECT_EQ(answer.error().kind, ErrorKind::Protocol);
+    EXPECT_NE(answer.error().message.find("more than 1024 bytes"), std::string::npos) << answer.error().message;
+    EXPECT_EQ(t.count("/exports/getAll"), 1u);  // not retried
+  }
+}
+
+TEST_F(ApiFixture, RedirectsAreErrorsNamingTheTargetHostAndAreNotFollowed) {
+  for (int status : {301, 302, 303, 307, 308}) {
+    FakeTransport t;
+    ApiClient client{t, clock, api.options()};
+    t.on("/exports/add", [status](const HttpRequest&, const BodySink* sink) {
+      return respond(sink, status, "", {{"location", "https://evil.example/collect"}});
+    });
+    auto created = client.add_export({.entity_type = EntityType::Bill});
+    ASSERT_FALSE(created);
+    EXPECT_EQ(created.error().http_status, status);
+    EXPECT_EQ(exit_code(created.error()), 1);
+    EXPECT_NE(created.error().message.find("evil.example"), std::string::npos) << created.error().message;
+    EXPECT_EQ(t.requests().size(), 1u);
+  }
+}
+
+TEST_F(ApiFixture, AnAddAnswerWhoseIdCannotNameAFileIsRefused) {
+  transport.on("/exports/add", [](const HttpRequest&, const BodySink* sink) {
+    return respond(sink, 200, json{{"Export", export_json("../../etc")}}.dump());
+  });
+  auto created = api.add_export({.entity_type = EntityType::Bill});
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().kind, ErrorKind::Protocol);
+}

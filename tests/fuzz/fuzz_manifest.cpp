@@ -25,6 +25,8 @@ void check_manifest(const json& j) {
   }
   const json once = mews_export::to_json(*manifest);
   (void)once.dump();
+  // manifest.json as written says the same.
+  MEWS_FUZZ_CHECK(json::parse(mews_export::manifest_text(*manifest), nullptr, false) == once);
   const auto again = mews_export::parse_manifest(once);
   MEWS_FUZZ_CHECK(again.has_value());
   MEWS_FUZZ_CHECK(mews_export::to_json(*again) == once);

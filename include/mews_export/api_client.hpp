@@ -64,7 +64,8 @@ class ApiClient {
 };
 
 // Turns a non-2xx API response into an Error (Refused for 401/403, Api otherwise),
-// taking Message and RequestId from the JSON body when present.
-Error api_error_from_response(int status, const HttpResponse& response);
+// taking Message and RequestId from the JSON body when present, and the
+// Retry-After header (an HTTP-date relative to `now`).
+Error api_error_from_response(int status, const HttpResponse& response, UtcTime now);
 
 }  // namespace mews_export

@@ -16,6 +16,7 @@
 #include "mews_export/config.hpp"
 #include "mews_export/error.hpp"
 #include "mews_export/model.hpp"
+#include "mews_export/unique_fd.hpp"
 #include "mews_export/validate.hpp"
 
 namespace mews_export {
@@ -97,15 +98,10 @@ class JobLock {
   // every second through `clock` until it is free (Interrupted on cancellation).
   static Result<JobLock> acquire(const std::filesystem::path& state_dir, const std::string& name, bool wait,
                                  Clock& clock);
-  JobLock(JobLock&& other) noexcept;
-  JobLock& operator=(JobLock&& other) noexcept;
-  JobLock(const JobLock&) = delete;
-  JobLock& operator=(const JobLock&) = delete;
-  ~JobLock();
 
  private:
-  explicit JobLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit JobLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;  // the kernel drops the flock when it is closed
 };
 
 }  // namespace mews_export

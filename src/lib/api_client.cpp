@@ -80,7 +80,7 @@ Error redirect_error(std::string_view action, const HttpResponse& response, cons
 
 }  // namespace
 
-Error api_error_from_response(int status, const HttpResponse& response) {
+Error api_error_from_response(int status, const HttpResponse& response, UtcTime now) {
   Error error;
   error.http_status = status;
   error.kind = (status == 401 || status == 403) ? ErrorKind::Refused : ErrorKind::Api;
@@ -95,8 +95,7 @@ Error api_error_from_response(int status, const HttpResponse& response) {
     }
   }
   if (const auto after = response.header("retry-after")) {
-    if (const auto seconds =
-            parse_retry_after(*after, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()))) {
+    if (const auto seconds = parse_retry_after(*after, now)) {
       error.retry_after_seconds = static_cast<long>(seconds->count());
     }
   }
@@ -144,7 +143,8 @@ Result<json> ApiClient::attempt(std::string_view action, const HttpRequest& requ
   }
   const int status = response->status;
   if (status >= 300 && status < 400) return std::unexpected(redirect_error(action, *response, request.url));
-  if (status < 200 || status >= 300) return std::unexpected(api_error_from_response(status, *response));
+  if (status < 200 || status >= 300)
+    return std::unexpected(api_error_from_response(status, *response, utc_now(clock_)));
   auto parsed = parse_untrusted_json(answer.body);
   if (!parsed || !parsed->is_object()) {
     return std::unexpected(Error{

@@ -23,28 +23,4 @@ bool SystemClock::sleep_for(duration d) {
   return false;
 }
 
-FakeClock::FakeClock(time_point start) : now_(start) {}
-
-Clock::time_point FakeClock::now() {
-  std::lock_guard lock(mutex_);
-  return now_;
-}
-
-bool FakeClock::sleep_for(duration d) {
-  std::lock_guard lock(mutex_);
-  now_ += d;
-  sleeps_.push_back(d);
-  return !cancel_requested();
-}
-
-void FakeClock::advance(duration d) {
-  std::lock_guard lock(mutex_);
-  now_ += d;
-}
-
-std::vector<Clock::duration> FakeClock::sleeps() const {
-  std::lock_guard lock(mutex_);
-  return sleeps_;
-}
-
 }  // namespace mews_export

@@ -69,20 +69,6 @@ Error io_error(std::string_view action, const std::filesystem::path& path, int e
   return Error{.kind = ErrorKind::Io, .message = message + hint(err)};
 }
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-  if (this != &other) {
-    reset();
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-int UniqueFd::reset() noexcept {
-  if (fd_ < 0) return 0;
-  const int rc = ::close(std::exchange(fd_, -1));
-  return rc == 0 || errno == EINTR ? 0 : errno;
-}
-
 int fsync_fd(int fd) {
   while (::fsync(fd) != 0) {
     if (errno != EINTR) return errno;
@@ -189,3 +175,13 @@ Status Directory::sync() const {
 }
 
 }  // namespace mews_export::detail
+
+namespace mews_export {
+
+int UniqueFd::reset() noexcept {
+  if (fd_ < 0) return 0;
+  const int rc = ::close(std::exchange(fd_, -1));
+  return rc == 0 || errno == EINTR ? 0 : errno;
+}
+
+}  // namespace mews_export

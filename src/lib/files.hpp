@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "mews_export/error.hpp"
+#include "mews_export/unique_fd.hpp"
 
 namespace mews_export::detail {
 
@@ -19,27 +20,7 @@ namespace mews_export::detail {
 // EACCES/EPERM, EROFS and for symbolic links (ELOOP from O_NOFOLLOW).
 Error io_error(std::string_view action, const std::filesystem::path& path, int err);
 
-// Owns one file descriptor; closes it on destruction.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  // Gives up ownership without closing.
-  int release() { return std::exchange(fd_, -1); }
-  // Closes the descriptor; returns 0 or the errno of close().
-  int reset() noexcept;
-
- private:
-  int fd_ = -1;
-};
+using mews_export::UniqueFd;
 
 // fsync() of `fd`, retried on EINTR; 0 or errno.
 int fsync_fd(int fd);

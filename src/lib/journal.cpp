@@ -231,37 +231,18 @@ Result<JobLock> JobLock::acquire(const std::filesystem::path& state_dir, const s
   const auto dir = state_dir / "locks";
   if (auto ok = make_private_dir(dir); !ok) return std::unexpected(ok.error());
   const auto path = dir / (name + ".lock");
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return std::unexpected(detail::io_error("open lock file", path, errno));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid()) return std::unexpected(detail::io_error("open lock file", path, errno));
   for (;;) {
-    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return JobLock(fd);
-    if (errno != EWOULDBLOCK && errno != EINTR) {
-      const int err = errno;
-      ::close(fd);
-      return std::unexpected(detail::io_error("lock", path, err));
-    }
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return JobLock(std::move(fd));
+    if (errno != EWOULDBLOCK && errno != EINTR) return std::unexpected(detail::io_error("lock", path, errno));
     if (!wait) {
-      ::close(fd);
       return fail(ErrorKind::Locked,
                   "another mews-export run for the same platform, token and entity is active; "
                   "try again later or pass --wait-lock to wait for it");
     }
-    if (!clock.sleep_for(std::chrono::seconds{1})) {
-      ::close(fd);
-      return std::unexpected(interrupted_error());
-    }
+    if (!clock.sleep_for(std::chrono::seconds{1})) return std::unexpected(interrupted_error());
   }
-}
-
-JobLock::JobLock(JobLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-
-JobLock& JobLock::operator=(JobLock&& other) noexcept {
-  std::swap(fd_, other.fd_);
-  return *this;
-}
-
-JobLock::~JobLock() {
-  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace mews_export

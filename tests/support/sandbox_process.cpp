@@ -87,23 +87,6 @@ httplib::Client make_client(const std::string& host, int port) {
 
 }  // namespace
 
-// --- TempDir ------------------------------------------------------------------
-
-TempDir::TempDir(const std::string& prefix) {
-  std::string templ = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
-  if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
-  path_ = templ;
-}
-
-TempDir::~TempDir() {
-  if (::testing::Test::HasFailure()) {
-    std::cerr << "[ kept     ] " << path_.string() << " (the test failed)\n";
-    return;
-  }
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 // --- SandboxProcess -------------------------------------------------------------
 
 SandboxProcess::SandboxProcess(const nlohmann::json& scenario, const std::vector<std::string>& extra_args) {

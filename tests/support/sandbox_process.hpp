@@ -1,5 +1,5 @@
 // Test helpers for integration tests: a RAII mews-sandbox child process on an
-// ephemeral loopback port, a RAII temporary directory, and run_process() to
+// ephemeral loopback port (TempDir: support/temp_dir.hpp), and run_process() to
 // run a binary (e.g. the real mews-export) with captured output.
 #pragma once
 
@@ -13,24 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/temp_dir.hpp"
+
 namespace mews_export::testing {
-
-// A unique directory under /tmp; removed on destruction unless the current
-// GoogleTest test has failed (then kept, and its path printed, for debugging).
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix = "mews-test");
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  // path() / `name`
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Starts MEWS_SANDBOX_BIN with `--port 0 --ready-file <tmp>` (plus
 // `--scenario <tmp>` when `scenario` is not null, and `extra_args`), waits up to

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "mews_export/api_client.hpp"
+#include "support/fake_clock.hpp"
 #include "support/fake_transport.hpp"
 
 using namespace mews_export;

@@ -20,7 +20,9 @@
 #include "mews_export/downloader.hpp"
 #include "mews_export/time.hpp"
 #include "sha256.hpp"
+#include "support/fake_clock.hpp"
 #include "support/fake_transport.hpp"
+#include "support/temp_dir.hpp"
 
 namespace mews_export {
 namespace {
@@ -32,42 +34,9 @@ using mews_export::testing::respond_cut;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-// A fresh directory per test, removed unless the test failed.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "mews-dl-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    if (!::testing::Test::HasFailure()) {
-      std::error_code ec;
-      fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-      fs::remove_all(path_, ec);
-    } else {
-      std::fprintf(stderr, "kept test directory %s\n", path_.c_str());
-    }
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_text(const fs::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
+using testing::slurp;
+using testing::TempDir;
+using testing::write_text;
 
 // `count` JSON lines, distinct per `seed`.
 std::string make_lines(int count, const std::string& seed) {
@@ -889,108 +858,6 @@ TEST_F(DownloaderTest, IdsThatCannotNameADirectoryAreRefused) {
     EXPECT_EQ(result.error().kind, ErrorKind::Protocol);
   }
   EXPECT_TRUE(fs::is_empty(dir.path()));
-}
-
-// ------------------------------------------------------------ atomic files
-
-class AtomicFileTest : public ::testing::Test {
- protected:
-  TempDir dir;
-};
-
-TEST_F(AtomicFileTest, CommitReplacesTheTargetAndLeavesNoTemporary) {
-  const auto target = dir.path() / "manifest.json";
-  write_text(target, "old");
-  auto file = detail::AtomicFile::create(target);
-  ASSERT_TRUE(file);
-  ASSERT_TRUE(file->write("new "));
-  ASSERT_TRUE(file->write("content"));
-  EXPECT_EQ(slurp(target), "old");  // not visible before commit
-  ASSERT_TRUE(file->commit());
-  EXPECT_EQ(slurp(target), "new content");
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator{}), 1);
-}
-
-TEST_F(AtomicFileTest, UncommittedTemporaryIsRemoved) {
-  const auto target = dir.path() / "journal.json";
-  fs::path temp;
-  {
-    auto file = detail::AtomicFile::create(target);
-    ASSERT_TRUE(file);
-    ASSERT_TRUE(file->write("half"));
-    temp = file->temp_path();
-    EXPECT_TRUE(fs::exists(temp));
-  }
-  EXPECT_FALSE(fs::exists(temp));
-  EXPECT_FALSE(fs::exists(target));
-}
-
-TEST_F(AtomicFileTest, WriteFileAtomically) {
-  const auto target = dir.path() / "a.json";
-  ASSERT_TRUE(detail::write_file_atomically(target, "{}\n"));
-  ASSERT_TRUE(detail::write_file_atomically(target, "{\"x\":1}\n"));
-  EXPECT_EQ(slurp(target), "{\"x\":1}\n");
-}
-
-TEST_F(AtomicFileTest, MissingDirectoryIsIoNamingThePath) {
-  auto st = detail::write_file_atomically(dir.path() / "missing" / "a.json", "x");
-  ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().kind, ErrorKind::Io);
-  EXPECT_NE(st.error().message.find("missing"), std::string::npos) << st.error().message;
-  EXPECT_NE(st.error().message.find("No such file or directory"), std::string::npos) << st.error().message;
-}
-
-TEST_F(AtomicFileTest, UnwritableDirectoryIsIoWithAPermissionHint) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
-  const auto locked = dir.path() / "locked";
-  fs::create_directory(locked);
-  fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
-  auto st = detail::write_file_atomically(locked / "a.json", "x");
-  fs::permissions(locked, fs::perms::owner_all);
-  ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().kind, ErrorKind::Io);
-  EXPECT_NE(st.error().message.find(locked.string()), std::string::npos) << st.error().message;
-  EXPECT_NE(st.error().message.find("permission"), std::string::npos) << st.error().message;
-}
-
-TEST_F(AtomicFileTest, PartFileAppendsResumesAndFinishes) {
-  const auto final_path = dir.path() / "part-001.jsonl";
-  {
-    auto part = detail::PartFile::open(final_path);
-    ASSERT_TRUE(part);
-    EXPECT_EQ(part->size(), 0u);
-    ASSERT_TRUE(part->append("hello "));
-  }  // kept on destruction
-  EXPECT_EQ(slurp(dir.path() / "part-001.jsonl.part"), "hello ");
-  auto part = detail::PartFile::open(final_path);
-  ASSERT_TRUE(part);
-  EXPECT_EQ(part->size(), 6u);
-  std::string read_back;
-  ASSERT_TRUE(part->read(0, [&](std::string_view chunk) { read_back += chunk; }));
-  EXPECT_EQ(read_back, "hello ");
-  ASSERT_TRUE(part->append("world"));
-  ASSERT_TRUE(part->truncate(5));
-  ASSERT_TRUE(part->append("!"));
-  ASSERT_TRUE(part->finish());
-  EXPECT_EQ(slurp(final_path), "hello!");
-  EXPECT_FALSE(fs::exists(dir.path() / "part-001.jsonl.part"));
-}
-
-TEST_F(AtomicFileTest, PartFileDiscardDeletesIt) {
-  const auto final_path = dir.path() / "part-002.jsonl";
-  auto part = detail::PartFile::open(final_path);
-  ASSERT_TRUE(part);
-  ASSERT_TRUE(part->append("junk"));
-  part->discard();
-  EXPECT_FALSE(fs::exists(dir.path() / "part-002.jsonl.part"));
-  EXPECT_FALSE(fs::exists(final_path));
-}
-
-TEST_F(AtomicFileTest, IoErrorExplainsFullDiskAndReadOnlyFileSystems) {
-  EXPECT_NE(detail::io_error("cannot write", "/x/y", ENOSPC).message.find("/x/y"), std::string::npos);
-  EXPECT_NE(detail::io_error("cannot write", "/x/y", ENOSPC).message.find("disk space"), std::string::npos);
-  EXPECT_NE(detail::io_error("cannot write", "/x/y", EROFS).message.find("read-only"), std::string::npos);
-  EXPECT_EQ(detail::io_error("cannot write", "/x/y", EACCES).kind, ErrorKind::Io);
 }
 
 }  // namespace

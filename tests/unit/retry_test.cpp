@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "mews_export/retry.hpp"
+#include "support/fake_clock.hpp"
 
 using namespace mews_export;
 using namespace std::chrono;

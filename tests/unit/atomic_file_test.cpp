@@ -1,0 +1,147 @@
+// AtomicFile and PartFile: crash-safe writes relative to a directory, the
+// resumable .part, and Io errors that say what to do.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "atomic_file.hpp"
+#include "support/temp_dir.hpp"
+
+namespace mews_export {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::slurp;
+using testing::TempDir;
+using testing::write_text;
+
+class AtomicFileTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+};
+
+TEST_F(AtomicFileTest, CommitReplacesTheTargetAndLeavesNoTemporary) {
+  const auto target = dir.path() / "manifest.json";
+  write_text(target, "old");
+  auto file = detail::AtomicFile::create(target);
+  ASSERT_TRUE(file);
+  ASSERT_TRUE(file->write("new "));
+  ASSERT_TRUE(file->write("content"));
+  EXPECT_EQ(slurp(target), "old");  // not visible before commit
+  ASSERT_TRUE(file->commit());
+  EXPECT_EQ(slurp(target), "new content");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator{}), 1);
+}
+
+TEST_F(AtomicFileTest, UncommittedTemporaryIsRemoved) {
+  const auto target = dir.path() / "journal.json";
+  fs::path temp;
+  {
+    auto file = detail::AtomicFile::create(target);
+    ASSERT_TRUE(file);
+    ASSERT_TRUE(file->write("half"));
+    temp = file->temp_path();
+    EXPECT_TRUE(fs::exists(temp));
+  }
+  EXPECT_FALSE(fs::exists(temp));
+  EXPECT_FALSE(fs::exists(target));
+}
+
+TEST_F(AtomicFileTest, WriteFileAtomically) {
+  const auto target = dir.path() / "a.json";
+  ASSERT_TRUE(detail::write_file_atomically(target, "{}\n"));
+  ASSERT_TRUE(detail::write_file_atomically(target, "{\"x\":1}\n"));
+  EXPECT_EQ(slurp(target), "{\"x\":1}\n");
+}
+
+TEST_F(AtomicFileTest, MissingDirectoryIsIoNamingThePath) {
+  auto st = detail::write_file_atomically(dir.path() / "missing" / "a.json", "x");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().kind, ErrorKind::Io);
+  EXPECT_NE(st.error().message.find("missing"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("No such file or directory"), std::string::npos) << st.error().message;
+}
+
+TEST_F(AtomicFileTest, UnwritableDirectoryIsIoWithAPermissionHint) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
+  const auto locked = dir.path() / "locked";
+  fs::create_directory(locked);
+  fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
+  auto st = detail::write_file_atomically(locked / "a.json", "x");
+  fs::permissions(locked, fs::perms::owner_all);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().kind, ErrorKind::Io);
+  EXPECT_NE(st.error().message.find(locked.string()), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("permission"), std::string::npos) << st.error().message;
+}
+
+TEST_F(AtomicFileTest, PartFileAppendsResumesAndFinishes) {
+  const auto final_path = dir.path() / "part-001.jsonl";
+  {
+    auto part = detail::PartFile::open(final_path);
+    ASSERT_TRUE(part);
+    EXPECT_EQ(part->size(), 0u);
+    ASSERT_TRUE(part->append("hello "));
+  }  // kept on destruction
+  EXPECT_EQ(slurp(dir.path() / "part-001.jsonl.part"), "hello ");
+  auto part = detail::PartFile::open(final_path);
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->size(), 6u);
+  std::string read_back;
+  ASSERT_TRUE(part->read(0, [&](std::string_view chunk) { read_back += chunk; }));
+  EXPECT_EQ(read_back, "hello ");
+  ASSERT_TRUE(part->append("world"));
+  ASSERT_TRUE(part->truncate(5));
+  ASSERT_TRUE(part->append("!"));
+  ASSERT_TRUE(part->finish());
+  EXPECT_EQ(slurp(final_path), "hello!");
+  EXPECT_FALSE(fs::exists(dir.path() / "part-001.jsonl.part"));
+}
+
+TEST_F(AtomicFileTest, PartFileDiscardDeletesIt) {
+  const auto final_path = dir.path() / "part-002.jsonl";
+  auto part = detail::PartFile::open(final_path);
+  ASSERT_TRUE(part);
+  ASSERT_TRUE(part->append("junk"));
+  part->discard();
+  EXPECT_FALSE(fs::exists(dir.path() / "part-002.jsonl.part"));
+  EXPECT_FALSE(fs::exists(final_path));
+}
+
+TEST_F(AtomicFileTest, IoErrorExplainsFullDiskAndReadOnlyFileSystems) {
+  EXPECT_NE(detail::io_error("cannot write", "/x/y", ENOSPC).message.find("/x/y"), std::string::npos);
+  EXPECT_NE(detail::io_error("cannot write", "/x/y", ENOSPC).message.find("disk space"), std::string::npos);
+  EXPECT_NE(detail::io_error("cannot write", "/x/y", EROFS).message.find("read-only"), std::string::npos);
+  EXPECT_EQ(detail::io_error("cannot write", "/x/y", EACCES).kind, ErrorKind::Io);
+}
+
+TEST_F(AtomicFileTest, PartFilesAndTemporariesNeverGoThroughASymbolicLink) {
+  write_text(dir.path() / "victim", "precious");
+  fs::create_symlink(dir.path() / "victim", dir.path() / "part-001.jsonl.part");
+  auto part = detail::PartFile::open(dir.path() / "part-001.jsonl");
+  ASSERT_FALSE(part);
+  EXPECT_NE(part.error().message.find("symbolic link"), std::string::npos) << part.error().message;
+  // Committing over a link replaces the link, never what it points to.
+  fs::create_symlink(dir.path() / "victim", dir.path() / "manifest.json");
+  ASSERT_TRUE(detail::write_file_atomically(dir.path() / "manifest.json", "{}\n"));
+  EXPECT_EQ(slurp(dir.path() / "victim"), "precious");
+  EXPECT_FALSE(fs::is_symlink(dir.path() / "manifest.json"));
+}
+
+TEST_F(AtomicFileTest, DirectoryEntriesThatAreNotRegularFilesAreRefused) {
+  auto directory = detail::Directory::open(dir.path());
+  ASSERT_TRUE(directory);
+  fs::create_directory(dir.path() / "sub");
+  ASSERT_EQ(::mkfifo((dir.path() / "fifo").c_str(), 0600), 0);
+  EXPECT_FALSE(directory->file_size("sub"));
+  EXPECT_FALSE(directory->read_file("fifo", 100));  // refused, not blocked on
+  EXPECT_EQ(*directory->file_size("absent"), std::nullopt);
+  write_text(dir.path() / "big", std::string(200, 'x'));
+  EXPECT_FALSE(directory->read_file("big", 100));
+  EXPECT_EQ(*directory->read_file("big", 200), std::string(200, 'x'));
+}
+}  // namespace
+}  // namespace mews_export

@@ -133,6 +133,90 @@ int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t
   return 0;
 }
 
+// The request's headers as a curl list, freed (and unset) when done.
+class HeaderList {
+ public:
+  HeaderList(CURL* handle, const HttpRequest& request) : handle_(handle) {
+    for (const auto& [name, value] : request.headers) list_ = curl_slist_append(list_, (name + ": " + value).c_str());
+    if (request.method == "POST") list_ = curl_slist_append(list_, "Expect:");
+    curl_easy_setopt(handle_, CURLOPT_HTTPHEADER, list_);
+  }
+  ~HeaderList() {
+    curl_easy_setopt(handle_, CURLOPT_HTTPHEADER, nullptr);
+    curl_slist_free_all(list_);
+  }
+  HeaderList(const HeaderList&) = delete;
+  HeaderList& operator=(const HeaderList&) = delete;
+
+ private:
+  CURL* handle_;
+  curl_slist* list_ = nullptr;
+};
+
+void set_security(CURL* h, const CurlOptions& options) {
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  // Never followed here: the API client refuses redirects (tokens go only to
+  // the API host) and the downloader checks each target before fetching it.
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options.ca_bundle.empty()) {
+    // Adds to the system's trust store rather than replacing it: the file
+    // as CAINFO, the system's hashed certificate directory as CAPATH.
+    curl_easy_setopt(h, CURLOPT_CAINFO, options.ca_bundle.c_str());
+    curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
+  }
+}
+
+void set_callbacks(CURL* h, Transfer& t) {
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kReceiveBuffer);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+}
+
+// Method, body, range and limits of `request`; `range` holds the Range text
+// for as long as the transfer runs.
+void set_request(CURL* h, const HttpRequest& request, std::string& range) {
+  curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+  if (request.method == "POST") {
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  } else if (request.method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  }
+  if (request.range_from) {
+    range = std::to_string(*request.range_from) + "-";
+    curl_easy_setopt(h, CURLOPT_RANGE, range.c_str());
+  }
+}
+
+// Why a transfer that ended with `code` brought no complete response.
+Error transfer_error(CURLcode code, const Transfer& t, const HttpRequest& request, const char* error_buffer) {
+  const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+  if (t.stalled) {
+    return Error{.kind = ErrorKind::Timeout,
+                 .message = "no data received for " + std::to_string(request.low_speed_time.count()) + "s (stalled)"};
+  }
+  if (code == CURLE_ABORTED_BY_CALLBACK || (cancel_requested() && code == CURLE_WRITE_ERROR)) {
+    return interrupted_error();
+  }
+  if (t.sink_aborted || t.action == BodyAction::Abort || code == CURLE_WRITE_ERROR) {
+    return Error{.kind = ErrorKind::Io, .message = "the transfer was stopped by its receiver"};
+  }
+  if (code == CURLE_OPERATION_TIMEDOUT) return Error{.kind = ErrorKind::Timeout, .message = "timed out: " + detail};
+  return Error{.kind = ErrorKind::Network, .message = detail};
+}
+
 class CurlTransport final : public HttpTransport {
  public:
   explicit CurlTransport(CurlOptions options) : options_(std::move(options)) { global_init(); }
@@ -141,93 +225,33 @@ class CurlTransport final : public HttpTransport {
     Transfer t;
     t.handle = thread_handle();
     t.sink = sink;
+    // A stall is "no byte for low_speed_time": measured in on_progress rather
+    // than with CURLOPT_LOW_SPEED_*, whose averaging over ~5 s delays detection.
+    t.stall_limit = request.low_speed_time;
     CURL* h = t.handle;
     if (h == nullptr) return fail(ErrorKind::Network, "cannot initialise libcurl");
 
     char error_buffer[CURL_ERROR_SIZE] = {0};
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-    curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    // Never followed here: the API client refuses redirects (tokens go only to
-    // the API host) and the downloader checks each target before fetching it.
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!options_.ca_bundle.empty()) {
-      // Adds to the system's trust store rather than replacing it: the file
-      // as CAINFO, the system's hashed certificate directory as CAPATH.
-      curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_bundle.c_str());
-      curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
-    }
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // every encoding libcurl can decode
     if (!options_.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
-    // A stall is "no byte for low_speed_time": measured here rather than with
-    // CURLOPT_LOW_SPEED_*, whose averaging over ~5 s delays detection.
-    t.stall_limit = request.low_speed_time;
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kReceiveBuffer);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
-
-    if (request.method == "POST") {
-      curl_easy_setopt(h, CURLOPT_POST, 1L);
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-    } else if (request.method == "HEAD") {
-      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else {
-      curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    }
+    set_security(h, options_);
+    set_callbacks(h, t);
     std::string range;
-    if (request.range_from) {
-      range = std::to_string(*request.range_from) + "-";
-      curl_easy_setopt(h, CURLOPT_RANGE, range.c_str());
+    set_request(h, request, range);
+    CURLcode code = CURLE_OK;
+    {
+      HeaderList headers(h, request);
+      code = curl_easy_perform(h);
     }
-    curl_slist* headers = nullptr;
-    for (const auto& [name, value] : request.headers) {
-      headers = curl_slist_append(headers, (name + ": " + value).c_str());
-    }
-    if (request.method == "POST") headers = curl_slist_append(headers, "Expect:");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-
-    const CURLcode code = curl_easy_perform(h);
-    curl_slist_free_all(headers);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
 
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     t.response.status = static_cast<int>(status);
     if (code == CURLE_OK || (t.collected_enough && !cancel_requested())) return std::move(t.response);
-
-    Error error;
-    error.http_status = 0;
-    const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-    if (t.stalled) {
-      error.kind = ErrorKind::Timeout;
-      error.message = "no data received for " + std::to_string(request.low_speed_time.count()) + "s (stalled)";
-    } else if (code == CURLE_ABORTED_BY_CALLBACK || (cancel_requested() && code == CURLE_WRITE_ERROR)) {
-      error.kind = ErrorKind::Interrupted;
-      error.signal = cancel_signal();
-      error.message = "interrupted";
-    } else if (t.sink_aborted || t.action == BodyAction::Abort || code == CURLE_WRITE_ERROR) {
-      error.kind = ErrorKind::Io;
-      error.message = "the transfer was stopped by its receiver";
-    } else if (code == CURLE_OPERATION_TIMEDOUT) {
-      error.kind = ErrorKind::Timeout;
-      error.message = "timed out: " + detail;
-    } else {
-      error.kind = ErrorKind::Network;
-      error.message = detail;
-    }
-    return std::unexpected(std::move(error));
+    return std::unexpected(transfer_error(code, t, request, error_buffer));
   }
 
  private:

@@ -247,7 +247,10 @@ std::vector<ExportView> ExportStore::poll(const std::vector<std::string>& ids, s
   std::lock_guard lock(mu_);
   std::vector<ExportView> out;
   std::unordered_set<std::string> seen;
-  for (const auto& id : ids) {
+  for (const auto& given : ids) {
+    // Ids are GUIDs, which the API compares without regard to case; ours are lower case.
+    std::string id = given;
+    std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::tolower(c); });
     if (!seen.insert(id).second) continue;
     auto it = by_id_.find(id);
     if (it == by_id_.end() || it->second->token_index != token_index) continue;

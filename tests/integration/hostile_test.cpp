@@ -89,6 +89,17 @@ TEST_F(Hostile, ConfigFileMustBeASmallRegularFile) {
   EXPECT_NE(r.stderr_text.find("/dev/zero"), std::string::npos) << r.stderr_text;
 }
 
+TEST_F(Hostile, IdsAreComparedWithoutRegardToCase) {
+  const std::string id = finished_export("Bill");
+  std::string upper = id;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const auto status = cli({"--json", "status", upper});
+  ASSERT_EQ(status.exit_code, 0) << status.stderr_text;
+  EXPECT_EQ(json::parse(status.stdout_text)[0]["Id"], id);
+  const auto downloaded = cli({"download", upper, "-o", (dir_ / "out").string()});
+  EXPECT_EQ(downloaded.exit_code, 0) << downloaded.stderr_text;
+}
+
 TEST_F(Hostile, SymbolicLinksInTheExportDirectoryAreRefusedByName) {
   const std::string id = finished_export("Bill");
   const auto out = dir_ / "out";
@@ -397,4 +408,19 @@ TEST(HostileAnswers, AFileThatChangesBetweenAttemptsIsFetchedWholeAgainNotSplice
   const std::string id = cli.sandbox().exports()[0]["Id"];
   EXPECT_EQ(read_file(out / id / "part-001.jsonl"), *cli.sandbox().file_content(id, 0));
   expect_export_matches_server(cli.sandbox(), out / id, id);
+}
+
+TEST(HostileAnswers, RunningOutOfMemoryIsAnOrdinaryErrorNotAnAbort) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizers reserve terabytes of address space: no address-space limit can be set";
+#endif
+  // A 200 MiB answer (gzip-encoded, so no Content-Length tells in advance)
+  // under a 300 MB address-space limit: the read fails with bad_alloc.
+  SandboxCli cli(
+      with_faults(json::array({{{"target", "getAll"}, {"action", "pad"}, {"bytes", 200 << 20}, {"times", nullptr}}})));
+  const auto r =
+      run_process({"/bin/bash", "-c", "ulimit -v 300000; exec \"$ME\" status 3fa85f64-5717-4562-b3fc-2c963f66afa6"},
+                  cli.cli_env({{"ME", MEWS_EXPORT_BIN}}));
+  EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("out of memory"), std::string::npos) << r.stderr_text;
 }

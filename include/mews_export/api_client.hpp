@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "mews_export/error.hpp"
 #include "mews_export/http.hpp"
 #include "mews_export/model.hpp"
+#include "mews_export/rate_limit.hpp"
 #include "mews_export/retry.hpp"
 #include "mews_export/untrusted.hpp"
 
@@ -34,6 +36,9 @@ struct ApiClientOptions {
   std::size_t max_answer_bytes = kMaxApiAnswerBytes;
   // Called before each retry sleep (for logs).
   RetryCallback on_retry;
+  // Shared by every client of the same access token (may be null): each
+  // request waits for its token first, so together they stay under the limit.
+  std::shared_ptr<RequestBudget> budget;
 };
 
 class ApiClient {

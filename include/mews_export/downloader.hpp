@@ -63,7 +63,10 @@ struct DownloadOptions {
   std::FILE* out_stream = nullptr;
   int parallel = 4;    // concurrent file transfers (directory mode only)
   bool force = false;  // download again even when a verified manifest exists
-  RetryPolicy retry;   // per-file retry of failed transfers (reset by progress)
+  // The export's directory under out_dir when it is not named by the export's
+  // id (sync windows): one path component, created by us, never a link.
+  std::optional<std::string> directory;
+  RetryPolicy retry;  // per-file retry of failed transfers (reset by progress)
   // A transfer that receives nothing for this long is abandoned (and retried).
   std::chrono::seconds stall_timeout{60};
   // Plain http:// file URLs (and redirects) to hosts other than this machine

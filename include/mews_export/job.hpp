@@ -53,6 +53,8 @@ struct DownloadSpec {
   std::FILE* out_stream = nullptr;               // ... or concatenated here
   int parallel = 4;
   bool force = false;
+  // The export's directory under out_dir when not its id (sync windows).
+  std::optional<std::string> directory;
 };
 
 struct JobSpec {
@@ -64,13 +66,20 @@ struct JobSpec {
   bool wait_pending = false;
   // Wait for another run of the same job instead of failing Locked.
   bool wait_lock = false;
+  // The caller holds the job's lock already (sync, across its windows).
+  bool lock_held = false;
 };
 
 struct JobResult {
   Export exp;               // as getAll last answered (Success)
   DownloadResult download;  // directory (or none for a stream) and manifest
   bool reattached = false;  // an unfinished export of ours from the journal, not a new one
+  UtcTime added{};          // when the export was added (from the journal when re-attached)
 };
+
+// The journal key of a job with `args` (only its entity type is checked:
+// a key to look for an export may leave out what an add needs).
+Result<JobKey> job_key(const AddArguments& args, const Services& services);
 
 // add (or re-attach to our own unfinished export of the same job, from the
 // journal) -> wait -> download, under the job's lock; at most one add per

@@ -34,7 +34,7 @@ struct JobKey {
   std::optional<std::string> posting_to;
 
   // True when an export started for `recorded` serves a request for *this:
-  // all fields equal, except that an omitted updated_to matches any.
+  // all fields equal, except that an omitted updated_to (or posting_to) matches any.
   bool matches(const JobKey& recorded) const;
   // Platform + token + entity: what the lock serialises.
   std::string lock_name() const;

@@ -129,6 +129,7 @@ HttpRequest ApiClient::make_request(std::string_view action, json body) const {
 
 // One request: the answer as a JSON object, or the error that says why not.
 Result<json> ApiClient::attempt(std::string_view action, const HttpRequest& request) {
+  if (options_.budget && !options_.budget->acquire(clock_)) return std::unexpected(interrupted_error());
   AnswerSink answer(options_.max_answer_bytes);
   auto response = transport_.perform(request, &answer.sink);
   const std::string what = "exports/" + std::string(action);

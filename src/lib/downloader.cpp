@@ -303,12 +303,16 @@ Result<detail::Directory> Session::export_directory(const std::filesystem::path&
                                          "' is not an export id (letters, digits and hyphens, as in a UUID); "
                                          "refusing to use it as a directory name");
   }
+  const std::string name = options_.directory.value_or(exp_.id);
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    return fail(ErrorKind::Usage, "'" + name + "' cannot name an export directory");
+  }
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   if (ec) return std::unexpected(detail::io_error("cannot create directory", out_dir, ec.value()));
   auto parent = detail::Directory::open(out_dir);
   if (!parent) return std::unexpected(parent.error());
-  return parent->child(exp_.id, /*create=*/true);
+  return parent->child(name, /*create=*/true);
 }
 
 // Downloads every file with options_.parallel workers; the records in file order.

@@ -137,6 +137,7 @@ DownloadOptions download_options(const DownloadSpec& output, const Services& ser
   options.out_stream = output.out_stream;
   options.parallel = output.parallel;
   options.force = output.force;
+  options.directory = output.directory;
   options.retry = services.api.options().retry;
   options.stall_timeout = services.stall_timeout;
   options.allow_insecure_http = services.allow_insecure_http;
@@ -220,13 +221,26 @@ Result<Export> fetch_export(ApiClient& api, const std::string& id) {
                                .export_id = id});
 }
 
+Result<JobKey> job_key(const AddArguments& args, const Services& services) {
+  // Only the entity is checked: the key of a probe may leave out what `add` needs.
+  const auto type = parse_entity_type(args.entity);
+  if (!type) return fail(ErrorKind::Usage, "unknown entity type '" + args.entity + "'");
+  const auto& api = services.api.options();
+  return make_job_key(api.base_url, api.credentials.client_token, api.credentials.access_token, args,
+                      AddExportRequest{.entity_type = *type});
+}
+
 Result<JobResult> run_job(const JobSpec& spec, const Services& services) {
   auto job = prepare(spec.args, services);
   if (!job) return std::unexpected(job.error());
   auto journal = Journal::open(services.state_dir);
   if (!journal) return std::unexpected(journal.error());
-  auto lock = JobLock::acquire(services.state_dir, job->key.lock_name(), spec.wait_lock, services.clock);
-  if (!lock) return std::unexpected(lock.error());
+  std::optional<JobLock> lock;
+  if (!spec.lock_held) {
+    auto acquired = JobLock::acquire(services.state_dir, job->key.lock_name(), spec.wait_lock, services.clock);
+    if (!acquired) return std::unexpected(acquired.error());
+    lock = std::move(*acquired);
+  }
 
   std::optional<JournalEntry> entry = journal->find_unfinished(job->key);
   bool reattached = entry.has_value();
@@ -244,7 +258,8 @@ Result<JobResult> run_job(const JobSpec& spec, const Services& services) {
     record(*journal, *entry, services);
   }
   if (!outcome) return std::unexpected(outcome.error());
-  return JobResult{.exp = std::move(*exp), .download = std::move(*outcome), .reattached = reattached};
+  const auto added = parse_utc(entry->created_utc).value_or(utc_now(services.clock));
+  return JobResult{.exp = std::move(*exp), .download = std::move(*outcome), .reattached = reattached, .added = added};
 }
 
 Result<Export> add_job(const AddArguments& args, const Services& services) {

@@ -81,7 +81,7 @@ bool JobKey::matches(const JobKey& recorded) const {
   return platform == recorded.platform && token_fingerprint == recorded.token_fingerprint &&
          entity_type == recorded.entity_type && enterprise_ids == recorded.enterprise_ids &&
          chain_ids == recorded.chain_ids && updated_from == recorded.updated_from &&
-         posting_from == recorded.posting_from && posting_to == recorded.posting_to &&
+         posting_from == recorded.posting_from && (!posting_to || posting_to == recorded.posting_to) &&
          (!updated_to || updated_to == recorded.updated_to);
 }
 

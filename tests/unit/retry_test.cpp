@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "mews_export/rate_limit.hpp"
 #include "mews_export/retry.hpp"
 #include "support/fake_clock.hpp"
 
@@ -89,4 +90,32 @@ TEST(RetryBudget, RetryAfterLongerThanTheWholeBudgetSaysWhatTheServerAsked) {
   EXPECT_NE(budget.exhausted_reason().find("asked to wait 2h (Retry-After)"), std::string::npos)
       << budget.exhausted_reason();
   EXPECT_NE(budget.exhausted_reason().find("15m"), std::string::npos);
+}
+
+TEST(RequestBudget, NoWindowEverHoldsMoreThanTheLimit) {
+  FakeClock clock;
+  RequestBudget budget(RateLimit{.requests = 200, .window = seconds{30}});
+  std::vector<Clock::time_point> sent;
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(budget.acquire(clock));
+    sent.push_back(clock.now());
+  }
+  // Slide a 30 s window over the 1,000 requests: never more than 200 inside.
+  std::size_t first = 0;
+  for (std::size_t last = 0; last < sent.size(); ++last) {
+    while (sent[last] - sent[first] >= seconds{30}) ++first;
+    EXPECT_LE(last - first + 1, 200u) << "at request " << last;
+  }
+  // The first requests go out at once (the burst), then at an even pace.
+  EXPECT_EQ(sent[0], sent[37]);
+  EXPECT_GT(clock.sleeps().size(), 900u);
+  EXPECT_LE(sent.back() - sent.front(), seconds{195});  // 962 more at ~5 per second
+}
+
+TEST(RequestBudget, ParsesLimits) {
+  EXPECT_EQ(parse_rate_limit("200/30s")->requests, 200);
+  EXPECT_EQ(parse_rate_limit("10/5s")->window, seconds{5});
+  EXPECT_FALSE(parse_rate_limit("0/5s"));
+  EXPECT_FALSE(parse_rate_limit("10"));
+  EXPECT_FALSE(parse_rate_limit("10/x"));
 }

@@ -35,14 +35,6 @@ std::int64_t now_unix() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// GET /_sandbox/dataset with `query`, parsed; null unless 200.
-json dataset(const SandboxProcess& sb, const std::string& query) {
-  httplib::Client client(sb.host(), sb.port());
-  auto res = client.Get("/_sandbox/dataset?" + query);
-  if (!res || res->status != 200) return nullptr;
-  return json::parse(res->body);
-}
-
 std::vector<Record> records_of(const json& list) {
   std::vector<Record> out;
   for (const auto& r : list) out.emplace_back(r["Id"], r["UpdatedUtc"]);
@@ -77,7 +69,7 @@ TEST(SandboxDataset, AnExportHoldsEveryRecordUpToItsCreationSplitInFiles) {
   json done = api.until_done(api.add_id("Bill"));
   ASSERT_EQ(done["Status"], "Success");
   const std::string created = sb.exports()[0]["CreatedUtc"];
-  const auto expected = records_of(dataset(sb, "entity=Bill&to=" + created));
+  const auto expected = records_of(sb.dataset("Bill", 0, "", created));
   ASSERT_GE(expected.size(), 601u);
   EXPECT_EQ(exported(api, done), expected);
   ASSERT_EQ(done["Files"].size(), (expected.size() + 249) / 250);
@@ -87,7 +79,7 @@ TEST(SandboxDataset, AnExportHoldsEveryRecordUpToItsCreationSplitInFiles) {
   std::set<std::string> ids;
   for (const auto& [id, time] : expected) ids.insert(id);
   EXPECT_EQ(ids.size(), expected.size());
-  EXPECT_EQ(dataset(sb, "entity=Bill&token_index=1"), nullptr);  // only one access token
+  EXPECT_THROW(sb.dataset("Bill", 1), std::runtime_error);  // only one access token
 }
 
 TEST(SandboxDataset, IncrementalWindowsCoverEveryRecordOnceAndRecordsNeverChange) {
@@ -100,7 +92,7 @@ TEST(SandboxDataset, IncrementalWindowsCoverEveryRecordOnceAndRecordsNeverChange
   auto b = exported(api, api.until_done(api.add_id("Customer", updated_filter(middle + 1, end))));
   std::vector<Record> both = a;
   both.insert(both.end(), b.begin(), b.end());
-  EXPECT_EQ(both, records_of(dataset(sb, "entity=Customer&from=" + format_utc(start) + "&to=" + format_utc(end))));
+  EXPECT_EQ(both, records_of(sb.dataset("Customer", 0, format_utc(start), format_utc(end))));
   EXPECT_EQ(b.front().second, format_utc(middle + 1));
   EXPECT_EQ(b.back().second, format_utc(end));
 
@@ -122,7 +114,7 @@ TEST(SandboxDataset, LedgerEntriesArePostedOnTheDateOfTheirTime) {
   json posting{{"Filters", {{"LedgerEntryFilters", {{"Posting", {{"Start", day}, {"End", day}}}}}}}};
   json done = api.until_done(api.add_id("LedgerEntry", posting));
   ASSERT_EQ(done["Files"].size(), 1u);  // records_per_file 0: one file
-  const json listed = dataset(sb, "entity=LedgerEntry&from=" + day + "T00:00:00Z&to=" + day + "T23:59:59Z");
+  const json listed = sb.dataset("LedgerEntry", 0, day + "T00:00:00Z", day + "T23:59:59Z");
   ASSERT_EQ(listed.size(), 720u);
   EXPECT_EQ(listed[0]["PostingDate"], day);
   EXPECT_EQ(exported(api, done), records_of(listed));
@@ -138,7 +130,7 @@ TEST(SandboxDataset, EndpointAndScenarioChecks) {
   httplib::Client on(sb.host(), sb.port());
   EXPECT_EQ(on.Get("/_sandbox/dataset?entity=Nope")->status, 400);
   EXPECT_EQ(on.Get("/_sandbox/dataset?entity=Bill&from=yesterday")->status, 400);
-  EXPECT_EQ(dataset(sb, "entity=Bill").size(), 7u);  // t0, t0+10, …, t0+60
+  EXPECT_EQ(sb.dataset("Bill").size(), 7u);  // t0, t0+10, …, t0+60
 
   using mews_sandbox::parse_scenario;
   EXPECT_THROW(parse_scenario(json{{"dataset", {{"span_seconds", 0}, {"step_seconds", 1}}}}), std::runtime_error);

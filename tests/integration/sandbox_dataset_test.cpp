@@ -73,7 +73,8 @@ TEST(SandboxDataset, AnExportHoldsEveryRecordUpToItsCreationSplitInFiles) {
   ASSERT_GE(expected.size(), 601u);
   EXPECT_EQ(exported(api, done), expected);
   ASSERT_EQ(done["Files"].size(), (expected.size() + 249) / 250);
-  for (const auto& f : sb.exports()[0]["Files"]) EXPECT_LE(f["Records"].get<int>(), 250);
+  const json listed = sb.exports();
+  for (const auto& f : listed[0]["Files"]) EXPECT_LE(f["Records"].get<int>(), 250);
   // Records step by one second and have distinct ids; other tokens have other ids.
   EXPECT_EQ(*mews_sandbox::parse_utc(expected[1].second) - *mews_sandbox::parse_utc(expected[0].second), 1);
   std::set<std::string> ids;

@@ -446,7 +446,9 @@ Json resource_block(Ctx& c) {
 Json ledger_entry(Ctx& c) {
   auto [created, updated] = c.created_updated();
   std::int64_t posting = created - created % 86400;
-  if (c.spec.posting) {
+  if (c.spec.dataset) {
+    posting = updated - updated % 86400;  // the date of the record's time
+  } else if (c.spec.posting) {
     std::int64_t days = (c.spec.posting->second - c.spec.posting->first) / 86400;
     posting = c.spec.posting->first + 86400 * c.rng.range(0, std::max<std::int64_t>(0, days));
   }
@@ -494,6 +496,36 @@ void rotate_strings(Json& j, int shift) {
     for (auto it = j.begin(); it != j.end(); ++it) rotate_strings(it.value(), shift);
 }
 
+// Dataset records depend on (seed, entity, token, k) only: the same record is
+// the same line in every export.
+std::uint64_t dataset_seed(const FileSpec& spec, std::uint64_t k) {
+  std::uint64_t h = fnv1a(spec.entity, spec.seed ^ 0x2545f4914f6cdd1dULL);
+  return fnv1a(std::to_string(spec.dataset->token_index) + ":" + std::to_string(k), h);
+}
+
+// The random source and time range of record `index` of the file.
+Ctx context_of(const FileSpec& spec, std::uint64_t index) {
+  if (spec.dataset) {
+    const std::uint64_t k = spec.dataset->first + index;
+    const std::int64_t t = spec.dataset->t0 + static_cast<std::int64_t>(k) * spec.dataset->step;
+    return Ctx{spec, Rng(dataset_seed(spec, k)), t, t};
+  }
+  if (spec.updated) return Ctx{spec, Rng(record_seed(spec, index)), spec.updated->first, spec.updated->second};
+  return Ctx{spec, Rng(record_seed(spec, index)), kDefaultFrom, kDefaultTo};
+}
+
+using Generator = Json (*)(Ctx&);
+// In the order of kEntityTypes.
+constexpr std::array<Generator, kEntityTypes.size()> kGenerators = {
+    order_item,         payment,        reservation, customer, company, bill, availability_adjustment,
+    availability_block, resource_block, ledger_entry};
+
+Json generate(Ctx& c) {
+  auto it = std::find(kEntityTypes.begin(), kEntityTypes.end(), c.spec.entity);
+  auto i = it == kEntityTypes.end() ? kEntityTypes.size() - 1 : static_cast<std::size_t>(it - kEntityTypes.begin());
+  return kGenerators[i](c);
+}
+
 bool fits(const FileSpec& spec, std::uint64_t index, std::uint64_t size_so_far) {
   if (spec.target_bytes > 0) return size_so_far < spec.target_bytes;
   return index < spec.records;
@@ -505,34 +537,16 @@ bool is_entity_type(std::string_view name) {
   return std::find(kEntityTypes.begin(), kEntityTypes.end(), name) != kEntityTypes.end();
 }
 
+std::string dataset_record_id(std::size_t token_index, std::string_view entity, std::uint64_t k) {
+  Rng rng(
+      fnv1a(std::string(entity) + ":" + std::to_string(token_index) + ":" + std::to_string(k), 0x6a09e667f3bcc908ULL));
+  return rng.uuid();
+}
+
 void append_record(const FileSpec& spec, std::uint64_t index, std::string& out) {
-  Ctx c{spec, Rng(record_seed(spec, index)), kDefaultFrom, kDefaultTo};
-  if (spec.updated) {
-    c.from = spec.updated->first;
-    c.to = spec.updated->second;
-  }
-  Json j;
-  const std::string& e = spec.entity;
-  if (e == "OrderItem")
-    j = order_item(c);
-  else if (e == "Payment")
-    j = payment(c);
-  else if (e == "Reservation")
-    j = reservation(c);
-  else if (e == "Customer")
-    j = customer(c);
-  else if (e == "Company")
-    j = company(c);
-  else if (e == "Bill")
-    j = bill(c);
-  else if (e == "AvailabilityAdjustment")
-    j = availability_adjustment(c);
-  else if (e == "AvailabilityBlock")
-    j = availability_block(c);
-  else if (e == "ResourceBlock")
-    j = resource_block(c);
-  else
-    j = ledger_entry(c);
+  Ctx c = context_of(spec, index);
+  Json j = generate(c);
+  if (spec.dataset) j["Id"] = dataset_record_id(spec.dataset->token_index, spec.entity, spec.dataset->first + index);
   if (spec.mutation > 0) rotate_strings(j, static_cast<int>((spec.mutation - 1) % 25 + 1));
   out += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   out += '\n';

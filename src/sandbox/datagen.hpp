@@ -23,6 +23,15 @@ inline constexpr std::array<std::string_view, 10> kEntityTypes = {
 // True when `name` is exactly one of kEntityTypes (case-sensitive, like the API).
 bool is_entity_type(std::string_view name);
 
+// Dataset mode: the file holds records first, first+1, … of the fixed
+// population of (token_index, entity); record k is updated at t0 + k*step.
+struct DatasetSlice {
+  std::size_t token_index = 0;
+  std::int64_t t0 = 0;  // Unix s
+  std::int64_t step = 1;
+  std::uint64_t first = 0;
+};
+
 // Everything a file's content depends on.
 struct FileSpec {
   std::string entity;
@@ -41,7 +50,14 @@ struct FileSpec {
   // Content version: when > 0 the ASCII letters of every string value are
   // rotated (a -> b for version 1), which keeps every record's length.
   std::uint32_t mutation = 0;
+  // Dataset mode: which records of the population (`records` of them); their
+  // times, ids and content depend on the slice, not on file_index or filters.
+  std::optional<DatasetSlice> dataset;
 };
+
+// The Id of record `k` of the dataset population of (`token_index`, `entity`):
+// a UUID-shaped string that is the same in every export and every run.
+std::string dataset_record_id(std::size_t token_index, std::string_view entity, std::uint64_t k);
 
 // Appends record `index` of the file (one JSON object and '\n') to `out`.
 void append_record(const FileSpec& spec, std::uint64_t index, std::string& out);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <unordered_set>
 
 #include <openssl/evp.h>
@@ -52,6 +53,20 @@ std::string etag_of(const std::string& id, std::size_t index, std::uint32_t vers
   return "\"" + hex(digest, 16) + "\"";
 }
 
+// The times an export of `request` created at `created` covers (inclusive).
+std::pair<std::int64_t, std::int64_t> window_of(const ExportRequest& request, std::int64_t created) {
+  std::int64_t from = std::numeric_limits<std::int64_t>::min(), to = created;
+  if (request.updated) {
+    from = std::max(from, request.updated->first);
+    to = std::min(to, request.updated->second);
+  }
+  if (request.posting) {  // whole days
+    from = std::max(from, request.posting->first);
+    to = std::min(to, request.posting->second + 86399);
+  }
+  return {from, to};
+}
+
 // Everything a file's content depends on, as a map key.
 std::string content_key(const FileSpec& s) {
   std::string key = s.entity + "|" + std::to_string(s.seed) + "|" + std::to_string(s.file_index) + "|" +
@@ -59,6 +74,9 @@ std::string content_key(const FileSpec& s) {
   if (s.updated) key += "|u" + std::to_string(s.updated->first) + "-" + std::to_string(s.updated->second);
   if (s.posting) key += "|p" + std::to_string(s.posting->first) + "-" + std::to_string(s.posting->second);
   for (const auto& id : s.enterprise_ids) key += "|e" + id;
+  if (s.dataset)
+    key += "|d" + std::to_string(s.dataset->token_index) + ":" + std::to_string(s.dataset->t0) + ":" +
+           std::to_string(s.dataset->step) + ":" + std::to_string(s.dataset->first);
   return key;
 }
 
@@ -75,8 +93,9 @@ const char* status_name(Status s) {
   return "Pending";
 }
 
-ExportStore::ExportStore(const Scenario& scenario, FaultBook& faults, Stats& stats, Stopper& stopper)
-    : sc_(scenario), faults_(faults), stats_(stats), stopper_(stopper) {}
+ExportStore::ExportStore(const Scenario& scenario, const Dataset* dataset, FaultBook& faults, Stats& stats,
+                         Stopper& stopper)
+    : sc_(scenario), dataset_(dataset), faults_(faults), stats_(stats), stopper_(stopper) {}
 
 ExportStore::~ExportStore() {
   std::vector<Worker> all;
@@ -155,8 +174,19 @@ bool ExportStore::has_pending(const std::string& entity, std::size_t token_index
   return false;
 }
 
-// The file specs of a new export from its entity's layout.
+// The file specs of a new export: from its entity's layout, or in dataset
+// mode from the records it covers.
 void ExportStore::plan_files(State& e, const ExportRequest& request) const {
+  if (dataset_)
+    plan_dataset_files(e, request);
+  else
+    plan_layout_files(e, request);
+  e.drop_final_newline.assign(e.specs.size(), false);
+  e.versions.assign(e.specs.size(), 0);
+  e.modified.assign(e.specs.size(), 0);
+}
+
+void ExportStore::plan_layout_files(State& e, const ExportRequest& request) const {
   const FileLayout& layout = sc_.layout_for(e.entity);
   for (std::uint32_t i = 0; i < layout.files; ++i) {
     FileSpec spec{.entity = e.entity,
@@ -169,9 +199,25 @@ void ExportStore::plan_files(State& e, const ExportRequest& request) const {
                   .target_bytes = layout.bytes_per_file};
     e.specs.push_back(std::move(spec));
   }
-  e.drop_final_newline.assign(e.specs.size(), false);
-  e.versions.assign(e.specs.size(), 0);
-  e.modified.assign(e.specs.size(), 0);
+}
+
+// The records of `e`: inside Filters.UpdatedUtc and the posting days, and not
+// after its creation; split in files of at most records_per_file (0: one file).
+void ExportStore::plan_dataset_files(State& e, const ExportRequest& request) const {
+  const auto [from, to] = window_of(request, e.created_unix);
+  auto range = dataset_->between(from, to);
+  if (!range) return;
+  const std::uint64_t per_file = sc_.layout_for(e.entity).records_per_file;
+  const std::uint64_t size = per_file == 0 ? range->count() : per_file;
+  for (std::uint64_t done = 0; done < range->count(); done += size) {
+    FileSpec spec{.entity = e.entity,
+                  .seed = sc_.seed,
+                  .file_index = static_cast<std::uint32_t>(e.specs.size()),
+                  .enterprise_ids = request.enterprise_ids,
+                  .records = std::min(size, range->count() - done),
+                  .dataset = DatasetSlice{e.token_index, dataset_->t0(), dataset_->step(), range->first + done}};
+    e.specs.push_back(std::move(spec));
+  }
 }
 
 // drop_final_newline faults, counted per export created.

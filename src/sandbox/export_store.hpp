@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "datagen.hpp"
+#include "dataset.hpp"
 #include "faults.hpp"
 #include "scenario.hpp"
 #include "stats.hpp"
@@ -82,7 +83,8 @@ struct FileError {
 
 class ExportStore {
  public:
-  ExportStore(const Scenario& scenario, FaultBook& faults, Stats& stats, Stopper& stopper);
+  // `dataset`: the record population in dataset mode, else null.
+  ExportStore(const Scenario& scenario, const Dataset* dataset, FaultBook& faults, Stats& stats, Stopper& stopper);
   ~ExportStore();  // joins the indexers (stop the Stopper first)
   ExportStore(const ExportStore&) = delete;
   ExportStore& operator=(const ExportStore&) = delete;
@@ -117,6 +119,8 @@ class ExportStore {
   bool has_pending(const std::string& entity, std::size_t token_index);
   std::shared_ptr<State> new_state(const ExportRequest& request) const;
   void plan_files(State& e, const ExportRequest& request) const;
+  void plan_layout_files(State& e, const ExportRequest& request) const;
+  void plan_dataset_files(State& e, const ExportRequest& request) const;
   void apply_creation_faults(State& e);
   void add_seeded(const SeedExports& seed, IndexCache& cache);
   void insert(std::shared_ptr<State> e);
@@ -124,6 +128,7 @@ class ExportStore {
   void reap_workers();
 
   const Scenario& sc_;
+  const Dataset* dataset_;
   FaultBook& faults_;
   Stats& stats_;
   Stopper& stopper_;

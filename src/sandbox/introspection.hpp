@@ -1,11 +1,13 @@
 // The unauthenticated /_sandbox/ endpoints for tests: request counters,
-// the exports with their files, and a file's content without signature or
-// faults.
+// the exports with their files, a file's content without signature or
+// faults, and the dataset mode's records.
 #pragma once
 
 #include <httplib.h>
 
+#include "dataset.hpp"
 #include "export_store.hpp"
+#include "scenario.hpp"
 #include "stats.hpp"
 #include "stopper.hpp"
 
@@ -13,7 +15,8 @@ namespace mews_sandbox {
 
 class Introspection {
  public:
-  Introspection(ExportStore& store, Stats& stats, Stopper& stopper);
+  // `dataset`: the record population in dataset mode, else null.
+  Introspection(const Scenario& scenario, const Dataset* dataset, ExportStore& store, Stats& stats, Stopper& stopper);
 
   // Registers every /_sandbox/ endpoint on `http`.
   void route(httplib::Server& http);
@@ -21,7 +24,10 @@ class Introspection {
  private:
   void exports(httplib::Response& res);
   void file(const httplib::Request& req, httplib::Response& res);
+  void dataset(const httplib::Request& req, httplib::Response& res);
 
+  const Scenario& sc_;
+  const Dataset* dataset_;
   ExportStore& store_;
   Stats& stats_;
   Stopper& stopper_;

@@ -14,6 +14,7 @@ namespace {
 constexpr std::size_t kMaxUrlPadding = 7900;
 // Seeded exports are built at startup, before the sandbox is ready.
 constexpr std::uint64_t kMaxSeedExports = 1'000'000;
+constexpr std::int64_t kMaxDatasetSpan = 100LL * 366 * 86400;
 
 [[noreturn]] void bad(const std::string& what) { throw std::runtime_error("scenario: " + what); }
 
@@ -189,7 +190,7 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
 const std::vector<std::string> kKnownKeys = {
     "client_token", "client_tokens", "access_tokens", "seed", "progression", "url_ttl_seconds",
     "expires_after_seconds", "rate_limit", "entities", "failed_entities", "faults", "checkpoint_every",
-    "cache_limit_bytes", "threads", "comment", "unknown_fields", "url_padding", "seed_exports"};
+    "cache_limit_bytes", "threads", "comment", "unknown_fields", "url_padding", "seed_exports", "dataset"};
 // clang-format on
 
 void check_known_keys(const nlohmann::json& j) {
@@ -267,6 +268,19 @@ void parse_seed_exports(const nlohmann::json& j, Scenario& s) {
   for (const auto& seed : j["seed_exports"]) s.seed_exports.push_back(parse_seed(seed, n++, s));
 }
 
+void parse_dataset(const nlohmann::json& j, Scenario& s) {
+  if (!j.contains("dataset")) return;
+  const auto& d = object_at(j, "dataset");
+  for (const auto& [key, value] : d.items())
+    if (key != "span_seconds" && key != "step_seconds") bad("dataset: unknown key \"" + key + "\"");
+  DatasetConfig config;
+  config.span_seconds = get<std::int64_t>(d, "span_seconds", config.span_seconds);
+  config.step_seconds = get<std::int64_t>(d, "step_seconds", config.step_seconds);
+  if (config.span_seconds <= 0 || config.step_seconds <= 0) bad("dataset: span_seconds and step_seconds must be > 0");
+  if (config.span_seconds > kMaxDatasetSpan) bad("dataset: span_seconds may be at most 100 years");
+  s.dataset = config;
+}
+
 void parse_faults(const nlohmann::json& j, Scenario& s) {
   if (!j.contains("faults")) return;
   if (!j["faults"].is_array()) bad("faults must be an array");
@@ -299,6 +313,7 @@ Scenario parse_scenario(const nlohmann::json& j) {
   parse_entities(j, s);
   parse_faults(j, s);
   parse_seed_exports(j, s);
+  parse_dataset(j, s);
   s.unknown_fields = get<bool>(j, "unknown_fields", false);
   s.url_padding = get<std::size_t>(j, "url_padding", 0);
   if (s.url_padding > kMaxUrlPadding) bad("url_padding may be at most " + std::to_string(kMaxUrlPadding));

@@ -67,6 +67,13 @@ struct Fault {
   std::optional<std::string> url;       // file_url: the Url every file gets
 };
 
+// Dataset mode: per access token and entity type a fixed population of
+// records, record k updated at (start - span_seconds) + k * step_seconds.
+struct DatasetConfig {
+  std::int64_t span_seconds = 3600;
+  std::int64_t step_seconds = 1;
+};
+
 // Exports that exist from the start, already Success (seed_exports).
 struct SeedExports {
   std::string entity;
@@ -96,6 +103,7 @@ struct Scenario {
   std::vector<std::string> failed_entities;
   std::vector<Fault> faults;
   std::vector<SeedExports> seed_exports;
+  std::optional<DatasetConfig> dataset;
   // Adds fields this client does not know to every Export object, file entry
   // and API response (forward compatibility).
   bool unknown_fields = false;

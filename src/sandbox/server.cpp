@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api.hpp"
+#include "dataset.hpp"
 #include "export_store.hpp"
 #include "faults.hpp"
 #include "file_server.hpp"
@@ -41,11 +42,14 @@ struct Server::Impl {
   Stats stats;
   Stopper stopper;
   FaultBook faults{sc.faults, stats};
-  ExportStore store{sc, faults, stats, stopper};
+  std::optional<Dataset> dataset =
+      sc.dataset ? std::optional<Dataset>(Dataset(*sc.dataset, now_unix())) : std::nullopt;  // started now
+  const Dataset* dataset_ptr() const { return dataset ? &*dataset : nullptr; }
+  ExportStore store{sc, dataset_ptr(), faults, stats, stopper};
   UrlSigner signer{sc.url_padding};
   ApiHandlers api{sc, store, faults, stats, signer, default_host};
   FileServer files{store, faults, stats, signer, stopper, default_host};
-  Introspection introspection{store, stats, stopper};
+  Introspection introspection{sc, dataset_ptr(), store, stats, stopper};
   httplib::Server http;
 
   explicit Impl(Scenario s) : sc(std::move(s)) {

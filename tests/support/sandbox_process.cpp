@@ -174,6 +174,17 @@ nlohmann::json SandboxProcess::exports() const {
   return nlohmann::json::parse(res->body);
 }
 
+nlohmann::json SandboxProcess::dataset(const std::string& entity, std::size_t token_index, const std::string& from,
+                                       const std::string& to) const {
+  std::string query = "?entity=" + entity + "&token_index=" + std::to_string(token_index);
+  if (!from.empty()) query += "&from=" + from;
+  if (!to.empty()) query += "&to=" + to;
+  auto client = make_client(host(), port_);
+  auto res = client.Get("/_sandbox/dataset" + query);
+  if (!res || res->status != 200) throw std::runtime_error("GET /_sandbox/dataset" + query + " failed");
+  return nlohmann::json::parse(res->body);
+}
+
 std::optional<std::string> SandboxProcess::file_content(const std::string& export_id, std::size_t index) const {
   auto client = make_client(host(), port_);
   auto res = client.Get("/_sandbox/files/" + export_id + "/" + std::to_string(index));

@@ -41,6 +41,11 @@ class SandboxProcess {
   void reset_stats() const;
   // GET /_sandbox/exports: an array of {Id, EntityType, Status, TokenIndex, ...}.
   nlohmann::json exports() const;
+  // GET /_sandbox/dataset (scenario "dataset" only): [{"Id", "UpdatedUtc"}, ...]
+  // of the records of `entity` and access token `token_index` whose time lies
+  // in [`from`, `to`] ("YYYY-MM-DDThh:mm:ssZ"; "" = from the first / up to now).
+  nlohmann::json dataset(const std::string& entity, std::size_t token_index = 0, const std::string& from = "",
+                         const std::string& to = "") const;
   // GET /_sandbox/files/<id>/<index>: the file's bytes as served (nullopt on 404).
   std::optional<std::string> file_content(const std::string& export_id, std::size_t index) const;
   // The sandbox's stdout/stderr so far (captured into files under the temp dir).

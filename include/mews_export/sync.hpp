@@ -5,6 +5,7 @@
 // one line of sync.jsonl, and only then the bookmark moved.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -123,5 +124,31 @@ struct SyncResult {
 // `since` with a bookmark (unless `reset`) or LedgerEntry without one,
 // Locked, and whatever a window fails with (Error::export_id set).
 Result<SyncResult> sync_job(const SyncSpec& spec, const Services& services);
+
+// A job of a sync over many: its spec and the services of its profile (or
+// the error that kept them from being built: bad settings, an unreadable token).
+struct SyncJob {
+  SyncSpec spec;
+  Result<const Services*> services = std::unexpected(Error{});
+};
+
+struct SyncOutcome {
+  std::string profile;
+  EntityType entity = EntityType::Unknown;
+  Result<SyncResult> result = std::unexpected(Error{});
+  std::chrono::milliseconds duration{0};
+};
+
+// Runs every job, at most `max_concurrent` at a time; a failing job never
+// stops the others. Outcomes in the order of `jobs`.
+std::vector<SyncOutcome> run_sync_jobs(const std::vector<SyncJob>& jobs, int max_concurrent);
+
+// 0 when every job succeeded; the failed jobs' exit code when they all share
+// one; else 1.
+int sync_exit_code(const std::vector<SyncOutcome>& outcomes);
+
+// The profiles to work on of `sorted` (sorted bytewise): those whose 0-based
+// position is `index` modulo `count` (--shard I/N).
+std::vector<std::string> shard_profiles(const std::vector<std::string>& sorted, int index, int count);
 
 }  // namespace mews_export

@@ -30,6 +30,11 @@ class Context {
   // ones plus the command's), reads the tokens and builds the services.
   // Errors are Usage/UnknownProfile (exit 2) and say what to set.
   static Result<std::unique_ptr<Context>> create(const GlobalOptions& global, const SettingsFlags& flags);
+  // The same for settings already resolved (one profile of a sync over many),
+  // drawing on `budget` (shared by the clients of one access token; may be
+  // null) and with a progress display only when `progress`.
+  static Result<std::unique_ptr<Context>> from_settings(const GlobalOptions& global, Settings settings,
+                                                        std::shared_ptr<RequestBudget> budget, bool progress);
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
@@ -40,6 +45,7 @@ class Context {
 
  private:
   Context() = default;
+  static Services make_services(Context& context);
   Settings settings_;
   SystemClock clock_;
   std::unique_ptr<HttpTransport> transport_;
@@ -62,6 +68,8 @@ void add_export_options(CLI::App& command, AddArguments& args);
 void add_wait_options(CLI::App& command, std::optional<std::string>& interval, std::optional<std::string>& timeout);
 // Registers -o/--output-dir, --stdout and --parallel on `command`.
 void add_output_options(CLI::App& command, OutputOptions& output);
+// Registers -o/--output-dir and --parallel on `command` (no --stdout: sync).
+void add_directory_options(CLI::App& command, OutputOptions& output);
 
 // The global settings flags plus a command's own.
 SettingsFlags command_flags(const GlobalOptions& global, const std::optional<std::string>& interval = std::nullopt,
@@ -71,6 +79,8 @@ SettingsFlags command_flags(const GlobalOptions& global, const std::optional<std
 Result<DownloadSpec> download_spec(const Settings& settings, const OutputOptions& output);
 // Interval and timeout from the settings.
 WaitOptions wait_options(const Settings& settings);
+// A whole decimal number (no sign, no suffix), or nullopt.
+std::optional<int> parse_count(std::string_view text);
 // Usage error unless every id can be an export id (is_valid_export_id); says what ids look like.
 Status check_export_ids(const std::vector<std::string>& ids);
 
@@ -102,5 +112,6 @@ void setup_download(CLI::App& app, GlobalOptions& global, CommandRunner& runner)
 void setup_run(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 void setup_list(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 void setup_config(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
+void setup_sync(CLI::App& app, GlobalOptions& global, CommandRunner& runner);
 
 }  // namespace mews_export::cli

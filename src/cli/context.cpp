@@ -1,6 +1,8 @@
 // The per-invocation context and the options several commands share.
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 #include "app.hpp"
 #include "logging.hpp"
 #include "mews_export/untrusted.hpp"
@@ -9,28 +11,43 @@
 namespace mews_export::cli {
 
 Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& global, const SettingsFlags& flags) {
-  auto context = std::unique_ptr<Context>(new Context());
   auto settings = resolve_settings(flags);
   if (!settings) return std::unexpected(settings.error());
-  context->settings_ = std::move(*settings);
+  return from_settings(global, std::move(*settings), nullptr, true);
+}
+
+Result<std::unique_ptr<Context>> Context::from_settings(const GlobalOptions& global, Settings settings,
+                                                        std::shared_ptr<RequestBudget> budget, bool progress) {
+  auto context = std::unique_ptr<Context>(new Context());
+  context->settings_ = std::move(settings);
   const Settings& s = context->settings_;
   auto base = base_url(s);
   if (!base) return std::unexpected(base.error());
   auto credentials = read_credentials(s, process_env, [](const std::string& warning) { spdlog::warn("{}", warning); });
   if (!credentials) return std::unexpected(credentials.error());
 
-  context->progress_ = std::make_unique<ProgressDisplay>(!global.quiet && progress_enabled(global.progress));
+  context->progress_ =
+      std::make_unique<ProgressDisplay>(progress && !global.quiet && progress_enabled(global.progress));
   context->transport_ = make_curl_transport(CurlOptions{.user_agent = std::string("mews-export/") + version(),
                                                         .ca_bundle = s.ca_bundle ? s.ca_bundle->value.string() : ""});
-  context->api_ = std::make_unique<ApiClient>(
-      *context->transport_, context->clock_,
-      ApiClientOptions{
-          .base_url = *base, .credentials = std::move(*credentials), .retry = s.retry, .on_retry = log_retry});
-  ProgressDisplay& progress = *context->progress_;
-  context->services_.reset(new Services{
-      .api = *context->api_,
-      .transport = *context->transport_,
-      .clock = context->clock_,
+  context->api_ = std::make_unique<ApiClient>(*context->transport_, context->clock_,
+                                              ApiClientOptions{.base_url = *base,
+                                                               .credentials = std::move(*credentials),
+                                                               .retry = s.retry,
+                                                               .on_retry = log_retry,
+                                                               .budget = std::move(budget)});
+  context->services_ = std::make_unique<Services>(make_services(*context));
+  spdlog::debug("platform {}", *base);
+  return context;
+}
+
+Services Context::make_services(Context& context) {
+  const Settings& s = context.settings_;
+  ProgressDisplay& progress = *context.progress_;
+  return Services{
+      .api = *context.api_,
+      .transport = *context.transport_,
+      .clock = context.clock_,
       .state_dir = s.state_dir.value,
       .allow_insecure_http = s.allow_insecure_http.value,
       .stall_timeout = s.stall_timeout,
@@ -43,9 +60,7 @@ Result<std::unique_ptr<Context>> Context::create(const GlobalOptions& global, co
           },
       .on_download = [&progress](const Export& exp) { progress.start_download(exp); },
       .on_progress = [&progress](const DownloadProgress& p) { progress.file_progress(p); },
-  });
-  spdlog::debug("platform {}", *base);
-  return context;
+  };
 }
 
 SettingsFlags command_flags(const GlobalOptions& global, const std::optional<std::string>& interval,
@@ -76,6 +91,13 @@ WaitOptions wait_options(const Settings& settings) {
   return WaitOptions{.interval = settings.interval.value, .timeout = settings.timeout.value};
 }
 
+std::optional<int> parse_count(std::string_view text) {
+  int value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 Status check_export_ids(const std::vector<std::string>& ids) {
   for (const auto& id : ids) {
     if (!is_valid_export_id(id)) {
@@ -92,13 +114,16 @@ void add_wait_options(CLI::App& command, std::optional<std::string>& interval, s
   command.add_option("--timeout", timeout, "give up waiting after this long (default 24h)");
 }
 
-void add_output_options(CLI::App& command, OutputOptions& output) {
-  auto* dir =
-      command.add_option("-o,--output-dir", output.out_dir, "write DIR/<ExportId>/part-NNN.jsonl + manifest.json");
-  auto* out = command.add_flag("--stdout", output.to_stdout, "write all records, in order, to standard output");
-  dir->excludes(out);
+void add_directory_options(CLI::App& command, OutputOptions& output) {
+  command.add_option("-o,--output-dir", output.out_dir, "write DIR/<ExportId>/part-NNN.jsonl + manifest.json");
   command.add_option("--parallel", output.parallel, "files downloaded at once (default 4)")
       ->check(CLI::Range(1, kMaxParallel));
+}
+
+void add_output_options(CLI::App& command, OutputOptions& output) {
+  add_directory_options(command, output);
+  auto* out = command.add_flag("--stdout", output.to_stdout, "write all records, in order, to standard output");
+  command.get_option("--output-dir")->excludes(out);
 }
 
 void add_export_options(CLI::App& command, AddArguments& args) {

@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   setup_run(app, global, runner);
   setup_list(app, global, runner);
   setup_config(app, global, runner);
+  setup_sync(app, global, runner);
 
   try {
     app.parse(argc, argv);

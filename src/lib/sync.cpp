@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <thread>
 
 #include "atomic_file.hpp"
 #include "files.hpp"
@@ -355,6 +357,51 @@ Result<SyncResult> sync_job(const SyncSpec& spec, const Services& services) {
     from_is_since = false;
   }
   return result;
+}
+
+std::vector<SyncOutcome> run_sync_jobs(const std::vector<SyncJob>& jobs, int max_concurrent) {
+  std::vector<SyncOutcome> outcomes(jobs.size());
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < jobs.size(); i = next++) {
+      const auto started = std::chrono::steady_clock::now();
+      auto& out = outcomes[i];
+      out.profile = jobs[i].spec.profile;
+      out.entity = jobs[i].spec.entity;
+      try {
+        out.result = jobs[i].services ? sync_job(jobs[i].spec, **jobs[i].services)
+                                      : Result<SyncResult>(std::unexpected(jobs[i].services.error()));
+      } catch (const std::exception& e) {  // std::bad_alloc included: this job fails, the others go on
+        out.result =
+            std::unexpected(Error{.kind = ErrorKind::Io, .message = std::string("internal error: ") + e.what()});
+      }
+      out.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    }
+  };
+  const auto workers = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, max_concurrent)), jobs.size());
+  std::vector<std::jthread> threads;
+  for (std::size_t i = 1; i < workers; ++i) threads.emplace_back(work);
+  work();
+  return outcomes;
+}
+
+int sync_exit_code(const std::vector<SyncOutcome>& outcomes) {
+  std::optional<int> shared;
+  for (const auto& o : outcomes) {
+    if (o.result) continue;
+    const int code = exit_code(o.result.error());
+    if (shared && *shared != code) return 1;
+    shared = code;
+  }
+  return shared.value_or(0);
+}
+
+std::vector<std::string> shard_profiles(const std::vector<std::string>& sorted, int index, int count) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    if (count > 0 && static_cast<int>(i % static_cast<std::size_t>(count)) == index) out.push_back(sorted[i]);
+  }
+  return out;
 }
 
 }  // namespace mews_export

@@ -17,6 +17,7 @@
 #include "mews_export/error.hpp"
 #include "mews_export/http.hpp"
 #include "mews_export/journal.hpp"
+#include "mews_export/poll_group.hpp"
 #include "mews_export/poller.hpp"
 #include "mews_export/validate.hpp"
 
@@ -38,6 +39,9 @@ struct Services {
   HttpTransport& transport;
   Clock& clock;
   std::filesystem::path state_dir;
+  // Jobs sharing an access token wait through one PollGroup (may be null:
+  // each job polls on its own).
+  PollGroup* polls = nullptr;
   bool allow_insecure_http = false;
   std::chrono::seconds stall_timeout{60};
   NoticeCallback on_notice;

@@ -40,6 +40,8 @@ class Context {
 
   const Settings& settings() const { return settings_; }
   const Services& services() const { return *services_; }
+  // From now on this context's jobs wait through `group` (shared by the jobs of one token).
+  void share_polls(PollGroup* group) { services_->polls = group; }
   ApiClient& api() { return *api_; }
   ProgressDisplay& progress() { return *progress_; }
 

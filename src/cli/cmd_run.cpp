@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "app.hpp"
+#include "mews_export/metrics.hpp"
 
 namespace mews_export::cli {
 namespace {
@@ -17,7 +18,31 @@ struct RunOptions {
   std::optional<std::string> timeout;
   bool wait_pending = false;
   bool wait_lock = false;
+  std::optional<std::string> metrics_file;
 };
+
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+// --metrics-file: this run's line of the Prometheus textfile.
+void write_metrics(const RunOptions& options, const Settings& settings, const Result<JobResult>& result,
+                   double started) {
+  if (!options.metrics_file) return;
+  const auto type = parse_entity_type(options.add.entity);
+  JobMetrics job{.profile = settings.profile.value,
+                 .entity = type ? std::string(to_string(*type)) : options.add.entity,
+                 .last_run = started,
+                 .exit_code = result ? 0 : exit_code(result.error()),
+                 .duration_seconds = unix_now() - started};
+  if (result) {
+    job.last_success = unix_now();
+    for (const auto& f : result->download.manifest.files) {
+      ++job.files;
+      job.bytes += f.size_in_bytes;
+      job.records += f.lines;
+    }
+  }
+  if (auto ok = update_metrics_file(expand_home(*options.metrics_file), {job}); !ok) report(ok.error());
+}
 
 // After a timeout: the commands that continue where this run stopped.
 void hint_continue(const Error& error, const OutputOptions& output, const Settings& settings) {
@@ -44,8 +69,10 @@ int run_run(const GlobalOptions& global, const RunOptions& options) {
                      .wait = wait_options(settings),
                      .wait_pending = options.wait_pending,
                      .wait_lock = options.wait_lock};
+  const double started = unix_now();
   auto result = run_job(spec, (*context)->services());
   (*context)->progress().stop();
+  write_metrics(options, settings, result, started);
   if (!result) {
     const int code = report(result.error());
     hint_continue(result.error(), options.output, settings);
@@ -67,6 +94,7 @@ void setup_run(CLI::App& app, GlobalOptions& global, CommandRunner& runner) {
                     "when the API has a pending export of this type that is not ours, retry at each interval");
   command->add_flag("--wait-lock", options->wait_lock,
                     "wait for another active run of the same job instead of exiting 75");
+  command->add_option("--metrics-file", options->metrics_file, "write a Prometheus textfile of this job here");
   command->footer(
       "Examples:\n  mews-export run --entity OrderItem -o ./exports\n"
       "  mews-export run --entity Reservation --stdout | jq -c '{Id, State}'");

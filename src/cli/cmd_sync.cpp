@@ -10,6 +10,7 @@
 
 #include "app.hpp"
 #include "mews_export/metrics.hpp"
+#include "mews_export/poll_group.hpp"
 #include "mews_export/rate_limit.hpp"
 #include "mews_export/sync.hpp"
 
@@ -38,6 +39,12 @@ struct SyncOptions {
 struct ProfileRun {
   std::string name;
   Result<std::unique_ptr<Context>> context = std::unexpected(Error{});
+};
+
+// What the profiles of one access token share: their request budget and their polls.
+struct Shared {
+  std::map<std::string, std::shared_ptr<RequestBudget>> budgets;  // by access token
+  std::map<std::string, std::unique_ptr<PollGroup>> polls;        // by platform and access token
 };
 
 Result<std::vector<EntityType>> entities_of(const SyncOptions& options) {
@@ -116,14 +123,25 @@ Result<Settings> profile_settings(const SettingsFlags& flags, const std::optiona
   return resolve_profile_settings(flags, *file, name);
 }
 
-// One request budget per access token, shared by every profile that uses it.
-std::shared_ptr<RequestBudget> budget_for(const Settings& settings, RateLimit limit,
-                                          std::map<std::string, std::shared_ptr<RequestBudget>>& budgets) {
+std::string access_token_of(const Settings& settings) {
   auto credentials = read_credentials(settings);
-  const std::string token = credentials ? credentials->access_token : std::string();
-  auto& budget = budgets[token];
+  return credentials ? credentials->access_token : std::string();
+}
+
+// One request budget per access token, shared by every profile that uses it.
+std::shared_ptr<RequestBudget> budget_for(const Settings& settings, RateLimit limit, Shared& shared) {
+  auto& budget = shared.budgets[access_token_of(settings)];
   if (!budget) budget = std::make_shared<RequestBudget>(limit);
   return budget;
+}
+
+// One poll group per platform and access token: one getAll per tick for all their jobs.
+void share_polls(Context& context, Shared& shared) {
+  const auto& api = context.api().options();
+  auto& group = shared.polls[api.base_url + '\n' + api.credentials.access_token];
+  if (!group)
+    group = std::make_unique<PollGroup>(context.api(), context.services().clock, context.settings().interval.value);
+  context.share_polls(group.get());
 }
 
 RateLimit rate_limit() {
@@ -136,8 +154,7 @@ RateLimit rate_limit() {
 
 std::vector<ProfileRun> contexts_of(const GlobalOptions& global, const SettingsFlags& flags,
                                     const std::optional<ConfigFile>& file, const std::vector<std::string>& names,
-                                    bool many, bool progress) {
-  std::map<std::string, std::shared_ptr<RequestBudget>> budgets;
+                                    bool many, bool single_job, Shared& shared) {
   const RateLimit limit = rate_limit();
   std::vector<ProfileRun> runs;
   for (const auto& name : names) {
@@ -145,8 +162,9 @@ std::vector<ProfileRun> contexts_of(const GlobalOptions& global, const SettingsF
     auto settings = profile_settings(flags, file, name, many);
     if (settings) {
       if (run.name.empty()) run.name = settings->profile.value;
-      auto budget = budget_for(*settings, limit, budgets);
-      run.context = Context::from_settings(global, std::move(*settings), std::move(budget), progress);
+      auto budget = budget_for(*settings, limit, shared);
+      run.context = Context::from_settings(global, std::move(*settings), std::move(budget), single_job);
+      if (run.context && !single_job) share_polls(**run.context, shared);
     } else {
       if (run.name.empty()) run.name = kDefaultProfile;
       run.context = std::unexpected(settings.error());
@@ -263,7 +281,8 @@ int run_sync(const GlobalOptions& global, const SyncOptions& options) {
   if (many) warn_ignored_environment();
   const SettingsFlags flags = command_flags(global, options.interval, options.timeout, &options.output);
   const bool single = names->size() * entities->size() == 1;
-  auto runs = contexts_of(global, flags, *file, *names, many, single);
+  Shared shared;
+  auto runs = contexts_of(global, flags, *file, *names, many, single, shared);
   auto jobs = jobs_of(options, *entities, runs, many);
   if (!jobs) return report(jobs.error());
   const auto outcomes = run_sync_jobs(*jobs, std::max(1, options.max_concurrent));

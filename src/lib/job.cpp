@@ -94,6 +94,11 @@ Result<Export> await(JournalEntry& entry, Journal& journal, const JobSpec& spec,
       record(journal, entry, services);
     }
   };
+  if (services.polls != nullptr) {
+    auto finished = services.polls->wait(entry.id, wait);
+    if (!finished) return std::unexpected(about(finished.error(), entry.id));
+    return finished;
+  }
   const std::vector<std::string> ids{entry.id};
   auto finished = wait_for_exports(services.api, services.clock, ids, wait);
   if (!finished) return std::unexpected(about(finished.error(), entry.id));

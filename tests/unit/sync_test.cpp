@@ -3,6 +3,7 @@
 
 #include <atomic>
 
+#include "mews_export/metrics.hpp"
 #include "mews_export/sync.hpp"
 #include "support/fake_clock.hpp"
 #include "support/fake_transport.hpp"
@@ -241,4 +242,36 @@ TEST_F(SyncTest, LedgerEntriesSyncByPostingDateAndNeedAFirstDate) {
   const auto first_end = *parse_date(first["End"].get<std::string>());
   EXPECT_EQ(second["Start"], format_date(first_end + days{1}));                               // the day after
   EXPECT_EQ(second["End"], format_date(std::chrono::floor<days>(utc_now(clock)) - days{1}));  // yesterday
+}
+
+TEST(Metrics, TextRoundTripsAndAFailedRunKeepsTheLastSuccess) {
+  TempDir dir;
+  const auto path = dir.path() / "mews.prom";
+  const JobMetrics ok{.profile = "hotel \"a\"",
+                      .entity = "Bill",
+                      .last_run = 100,
+                      .last_success = 160,
+                      .exit_code = 0,
+                      .bytes = 5,
+                      .records = 2,
+                      .files = 1,
+                      .duration_seconds = 60};
+  const JobMetrics other{.profile = "default", .entity = "Payment", .last_run = 90, .exit_code = 3};
+  ASSERT_TRUE(update_metrics_file(path, {ok, other}));
+  auto parsed = parse_metrics(slurp(path));
+  ASSERT_EQ(parsed.size(), 2u);
+  EXPECT_EQ(parsed[1].profile, "hotel \"a\"");
+  EXPECT_EQ(parsed[1].last_success, 160);
+  EXPECT_FALSE(parsed[0].last_success);  // never succeeded: no series
+
+  JobMetrics failed = ok;
+  failed.last_run = 200;
+  failed.last_success.reset();
+  failed.exit_code = 1;
+  ASSERT_TRUE(update_metrics_file(path, {failed}));
+  parsed = parse_metrics(slurp(path));
+  ASSERT_EQ(parsed.size(), 2u);  // Payment's series kept
+  EXPECT_EQ(parsed[1].last_run, 200);
+  EXPECT_EQ(parsed[1].exit_code, 1);
+  EXPECT_EQ(parsed[1].last_success, 160);
 }

@@ -51,4 +51,22 @@ if(MEWS_EXPORT_FUZZ)
       set_tests_properties(${_name}_corpus PROPERTIES LABELS fuzz)
     endif()
   endforeach()
+elseif(MEWS_EXPORT_BUILD_TESTS)
+  # Without libFuzzer: each target linked with a small driver that replays its
+  # checked-in corpus once (ctest fuzz_<name>_corpus), under whatever
+  # sanitizers this build uses.
+  file(GLOB _fuzz_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_*.cpp)
+  foreach(_source IN LISTS _fuzz_sources)
+    get_filename_component(_name ${_source} NAME_WE)
+    set(_corpus ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${_name})
+    if(NOT IS_DIRECTORY ${_corpus})
+      continue()
+    endif()
+    add_executable(${_name}_replay ${_source} ${PROJECT_SOURCE_DIR}/tests/fuzz/replay_main.cpp)
+    target_include_directories(${_name}_replay PRIVATE ${PROJECT_SOURCE_DIR}/tests/fuzz)
+    target_link_libraries(${_name}_replay PRIVATE mews_export::mews_export mews_export_warnings
+      mews_export_sanitizers)
+    add_test(NAME ${_name}_corpus COMMAND ${_name}_replay ${_corpus})
+    set_tests_properties(${_name}_corpus PROPERTIES LABELS fuzz)
+  endforeach()
 endif()

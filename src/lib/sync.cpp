@@ -336,7 +336,10 @@ Result<SyncResult> sync_job(const SyncSpec& spec, const Services& services) {
   SyncResult result;
   std::optional<UtcTime> from = *bookmark ? resume_point(spec, *bookmark, services) : spec.since;
   bool from_is_since = !*bookmark && spec.since.has_value();
-  while (auto window = next_window(from, utc_now(services.clock), posting, from_is_since)) {
+  // Every window of this run ends by `now` as it was at the start: a slow
+  // window does not drag a sliver of a window after it.
+  const UtcTime now = utc_now(services.clock);
+  while (auto window = next_window(from, now, posting, from_is_since)) {
     auto done = export_window(spec, *window, services);
     if (!done) return std::unexpected(done.error());
     if (auto ok = append_sync_line(spec.out_dir, line_of(spec, *window, *done)); !ok) {

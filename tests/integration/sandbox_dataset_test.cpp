@@ -27,7 +27,9 @@ using mews_sandbox::format_utc;
 using Record = std::pair<std::string, std::string>;  // Id, time
 
 json dataset_scenario(std::int64_t span, std::int64_t step, int records_per_file) {
+  // Polling as fast as a slow (sanitized) build can must not meet the rate limit.
   return json{{"dataset", {{"span_seconds", span}, {"step_seconds", step}}},
+              {"rate_limit", {{"requests", 100000}, {"window_seconds", 30}}},
               {"entities", {{"*", {{"records_per_file", records_per_file}}}}}};
 }
 

@@ -17,7 +17,7 @@ _mews_export()
         cword=$COMP_CWORD
     fi
 
-    local commands="add status wait download run list config"
+    local commands="add status wait download run list config sync"
     local entities="OrderItem Payment Reservation Customer Company Bill
         AvailabilityAdjustment AvailabilityBlock ResourceBlock LedgerEntry"
     local global_opts="-h --help --version --platform --client-token-file
@@ -43,7 +43,7 @@ _mews_export()
         --progress)
             COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
             return ;;
-        --client-token-file|--access-token-file|--config|--ca-bundle)
+        --client-token-file|--access-token-file|--config|--ca-bundle|--metrics-file)
             compopt -o filenames 2>/dev/null
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return ;;
@@ -54,8 +54,12 @@ _mews_export()
         --interval|--timeout|--retry-max-time|--stall-timeout)
             COMPREPLY=($(compgen -W "1s 30s 1m 5m 15m 1h 2h 24h" -- "$cur"))
             return ;;
-        --parallel)
+        --parallel|--max-concurrent)
             COMPREPLY=($(compgen -W "1 2 4 8 16" -- "$cur"))
+            return ;;
+        --shard)
+            # I/N: this process's index, then the number of processes.
+            COMPREPLY=($(compgen -W "0/2 1/2 0/3 1/3 2/3 0/4 1/4 2/4 3/4" -- "$cur"))
             return ;;
         --retry)
             COMPREPLY=($(compgen -W "0 3 7 10" -- "$cur"))
@@ -66,7 +70,7 @@ _mews_export()
             [[ -r $conf ]] &&
                 COMPREPLY=($(compgen -W "$(sed -n 's/^[[:space:]]*\[profiles\.\([^]]*\)\].*/\1/p' "$conf")" -- "$cur"))
             return ;;
-        --client|--enterprise|--chain|--updated-from|--updated-to|--posting-from|--posting-to)
+        --client|--enterprise|--chain|--updated-from|--updated-to|--posting-from|--posting-to|--since)
             return ;;  # free text: nothing to offer
     esac
     [[ $split == true ]] && return
@@ -101,9 +105,13 @@ _mews_export()
         status) opts="--show-urls" ;;
         wait) opts="$wait_opts" ;;
         download) opts="$output_opts --force" ;;
-        run) opts="$export_opts $output_opts $wait_opts --wait-pending --wait-lock" ;;
+        run) opts="$export_opts $output_opts $wait_opts --wait-pending --wait-lock --metrics-file" ;;
         list) opts="--all --offline" ;;
         config) opts="" ;;
+        # --profile (repeatable here) is among the global options.
+        sync) opts="--entity --all-entities --all-profiles --enterprise --chain --since
+            --reset -o --output-dir --parallel $wait_opts --max-concurrent --shard
+            --metrics-file --wait-lock" ;;
         *) return ;;
     esac
     if [[ $cur == -* ]]; then

@@ -3,7 +3,7 @@
 # Keep in step with `mews-export --help` and `mews-export <command> --help`:
 # tests/package checks that every option the program accepts is listed here.
 
-set -l commands add status wait download run list config
+set -l commands add status wait download run list config sync
 set -l entities OrderItem Payment Reservation Customer Company Bill AvailabilityAdjustment AvailabilityBlock ResourceBlock LedgerEntry
 set -l durations 1s 30s 1m 5m 15m 1h 2h 24h
 
@@ -25,6 +25,7 @@ complete -c mews-export -n "not __fish_seen_subcommand_from $commands" -a downlo
 complete -c mews-export -n "not __fish_seen_subcommand_from $commands" -a run -d 'Start an export (or resume ours), wait, download'
 complete -c mews-export -n "not __fish_seen_subcommand_from $commands" -a list -d 'List the exports this machine started'
 complete -c mews-export -n "not __fish_seen_subcommand_from $commands" -a config -d 'Show the effective settings and where each came from'
+complete -c mews-export -n "not __fish_seen_subcommand_from $commands" -a sync -d 'Export what changed since the last sync, per profile and entity type'
 
 # Global options (accepted before or after the command)
 complete -c mews-export -s h -l help -d 'Print help and exit'
@@ -64,14 +65,31 @@ complete -c mews-export -n $output_cmds -l stdout -d 'Write all records, in orde
 complete -c mews-export -n $output_cmds -l parallel -x -a '1 2 4 8 16' -d 'Files downloaded at once (1-64, default 4)'
 complete -c mews-export -n "__fish_seen_subcommand_from download" -l force -d 'Download again even when a verified copy exists'
 
-# wait, run: polling
-set -l wait_cmds "__fish_seen_subcommand_from wait run"
+# wait, run, sync: polling
+set -l wait_cmds "__fish_seen_subcommand_from wait run sync"
 complete -c mews-export -n $wait_cmds -l interval -x -a "$durations" -d 'Time between status checks (default 5m)'
 complete -c mews-export -n $wait_cmds -l timeout -x -a "$durations" -d 'Give up waiting after this long (default 24h)'
 
 # run
 complete -c mews-export -n "__fish_seen_subcommand_from run" -l wait-pending -d 'Retry the add while a foreign export is pending'
 complete -c mews-export -n "__fish_seen_subcommand_from run" -l wait-lock -d 'Wait for another active run of the same job'
+complete -c mews-export -n "__fish_seen_subcommand_from run" -l metrics-file -r -F -d 'Write a Prometheus textfile of this job here'
+
+# sync (--profile, repeatable here, is among the global options)
+set -l sync_cmd "__fish_seen_subcommand_from sync"
+complete -c mews-export -n $sync_cmd -l entity -x -a "$entities" -d 'Entity type to sync (repeatable)'
+complete -c mews-export -n $sync_cmd -l all-entities -d 'Every entity type but LedgerEntry (which needs --since)'
+complete -c mews-export -n $sync_cmd -l all-profiles -d 'Every profile of the configuration file'
+complete -c mews-export -n $sync_cmd -l enterprise -x -d 'Limit to this enterprise id (repeatable)'
+complete -c mews-export -n $sync_cmd -l chain -x -d 'Limit to this chain id (repeatable)'
+complete -c mews-export -n $sync_cmd -l since -x -d 'First sync only: start here (YYYY-MM-DD[Thh:mm:ssZ]) instead of a full export'
+complete -c mews-export -n $sync_cmd -l reset -d 'Forget the bookmark (with --since: start again from there)'
+complete -c mews-export -n $sync_cmd -s o -l output-dir -x -a '(__fish_complete_directories)' -d 'Write DIR/<EntityType>/<window>/ + DIR/<EntityType>/sync.jsonl'
+complete -c mews-export -n $sync_cmd -l parallel -x -a '1 2 4 8 16' -d 'Files downloaded at once (1-64, default 4)'
+complete -c mews-export -n $sync_cmd -l max-concurrent -x -a '1 2 4 8 16' -d 'Jobs (profile, entity) at once (1-64, default 4)'
+complete -c mews-export -n $sync_cmd -l shard -x -d 'I/N: only the profiles whose position modulo N is I'
+complete -c mews-export -n $sync_cmd -l metrics-file -r -F -d 'Write a Prometheus textfile of the jobs here'
+complete -c mews-export -n $sync_cmd -l wait-lock -d 'Wait for another run of a job instead of failing it'
 
 # status
 complete -c mews-export -n "__fish_seen_subcommand_from status" -l show-urls -d 'With --json, keep the signed file URLs (secrets)'

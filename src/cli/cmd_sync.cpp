@@ -312,6 +312,8 @@ void setup_sync(CLI::App& app, GlobalOptions& global, CommandRunner& runner) {
                       "first sync only: start here (YYYY-MM-DD[Thh:mm:ssZ]) instead of a full export");
   command->add_flag("--reset", options->reset, "forget the bookmark (with --since: start again from there)");
   add_directory_options(*command, options->output);
+  command->get_option("--output-dir")
+      ->description("write DIR/[<profile>/]<EntityType>/<window>/ and DIR/[<profile>/]<EntityType>/sync.jsonl");
   add_wait_options(*command, options->interval, options->timeout);
   command->add_option("--max-concurrent", options->max_concurrent, "jobs (profile, entity) at once (default 4)")
       ->check(CLI::Range(1, 64));

@@ -109,6 +109,11 @@ Status AtomicFile::write(std::string_view data) {
   return {};
 }
 
+Status AtomicFile::set_mode(mode_t mode) {
+  if (::fchmod(file_.get(), mode) != 0) return std::unexpected(io_error("cannot chmod", temp_path(), errno));
+  return {};
+}
+
 Status AtomicFile::commit() {
   if (!file_.valid()) return std::unexpected(io_error("cannot commit", temp_path(), EBADF));
   if (const int err = fsync_fd(file_.get()); err != 0)
@@ -131,6 +136,14 @@ Status write_file_atomically(const Directory& dir, const std::string& name, std:
 Status write_file_atomically(const std::filesystem::path& path, std::string_view content) {
   auto file = AtomicFile::create(path);
   if (!file) return std::unexpected(file.error());
+  if (auto st = file->write(content); !st) return st;
+  return file->commit();
+}
+
+Status write_file_atomically(const std::filesystem::path& path, std::string_view content, mode_t mode) {
+  auto file = AtomicFile::create(path);
+  if (!file) return std::unexpected(file.error());
+  if (auto st = file->set_mode(mode); !st) return st;
   if (auto st = file->write(content); !st) return st;
   return file->commit();
 }

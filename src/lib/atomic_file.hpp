@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <sys/types.h>
+
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -33,6 +35,8 @@ class AtomicFile {
 
   // Appends `data`. Io on failure (the temporary file is removed by the destructor).
   Status write(std::string_view data);
+  // Sets the file's permission bits (fchmod), whatever the umask. Io on failure.
+  Status set_mode(mode_t mode);
   // Makes the content visible under path(), durably. Io on failure.
   Status commit();
 
@@ -55,6 +59,9 @@ class AtomicFile {
 // Io on failure, in which case the file is unchanged.
 Status write_file_atomically(const Directory& dir, const std::string& name, std::string_view content);
 Status write_file_atomically(const std::filesystem::path& path, std::string_view content);
+// The same, with the permission bits `mode` whatever the umask (for files
+// another user must read, such as a metrics textfile).
+Status write_file_atomically(const std::filesystem::path& path, std::string_view content, mode_t mode);
 
 // The resumable download file "<final>.part". Bytes are appended at a known
 // offset (size()); finish() fsyncs and renames it to the final name. The

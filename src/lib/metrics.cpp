@@ -160,7 +160,9 @@ Status update_metrics_file(const std::filesystem::path& path, const std::vector<
   std::sort(merged.begin(), merged.end(), [](const JobMetrics& a, const JobMetrics& b) {
     return std::tie(a.profile, a.entity) < std::tie(b.profile, b.entity);
   });
-  return detail::write_file_atomically(path, metrics_text(merged));
+  // 0644 whatever the umask: node_exporter runs as another user, and the file
+  // holds counts and profile names, no personal data or secrets.
+  return detail::write_file_atomically(path, metrics_text(merged), 0644);
 }
 
 }  // namespace mews_export

@@ -1,6 +1,8 @@
 // Sync windows, bookmarks and sync.jsonl, and sync_job() on fakes.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 
 #include "mews_export/metrics.hpp"
@@ -274,4 +276,16 @@ TEST(Metrics, TextRoundTripsAndAFailedRunKeepsTheLastSuccess) {
   EXPECT_EQ(parsed[1].last_run, 200);
   EXPECT_EQ(parsed[1].exit_code, 1);
   EXPECT_EQ(parsed[1].last_success, 160);
+}
+
+TEST(Metrics, TheFileIsReadableByTheCollectorWhateverTheUmask) {
+  TempDir dir;
+  const auto path = dir.path() / "mews.prom";
+  const mode_t old = ::umask(077);
+  const auto written = update_metrics_file(path, {JobMetrics{.profile = "default", .entity = "Bill", .last_run = 1}});
+  ::umask(old);
+  ASSERT_TRUE(written);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);  // node_exporter runs as another user
 }

@@ -212,9 +212,12 @@ TEST_F(SyncKilled, SigkillMidSyncThenTheSameCommandFinishesWithOneExportPerWindo
   const auto rerun = run_process(args, cli_env());
   ASSERT_EQ(rerun.exit_code, 0) << rerun.stderr_text;
   const auto lines = announced("OrderItem");
-  ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(adds(), 1u);  // one export for the one window
-  EXPECT_EQ(lines[0]["ExportId"], sandbox_.exports()[0]["Id"]);
+  ASSERT_GE(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["ExportId"], sandbox_.exports()[0]["Id"]);  // the killed window's export, finished
+  // One export per window: the killed one was not added again. (A slow rerun
+  // may also export the seconds that passed since: a second, short window.)
+  EXPECT_EQ(adds(), lines.size());
+  for (std::size_t i = 1; i < lines.size(); ++i) EXPECT_EQ(lines[i]["StartUtc"], lines[i - 1]["EndUtc"]);
 }
 
 namespace {

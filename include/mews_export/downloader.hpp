@@ -28,7 +28,7 @@ std::string part_file_name(std::size_t index);
 struct FileRecord {
   std::string name;  // "part-001.jsonl"
   std::uint64_t size_in_bytes = 0;
-  std::string sha256;  // 64 lowercase hex digits
+  std::string sha256;  // 64 lowercase hex digits (empty in stream mode unless hash_stream)
   // Records: the number of '\n', plus one when the file is non-empty and does
   // not end in '\n' (a last line without its newline is still a record).
   std::uint64_t lines = 0;
@@ -62,6 +62,10 @@ struct DownloadOptions {
   // ... or a stream receiving all files concatenated (newline-repaired).
   std::FILE* out_stream = nullptr;
   int parallel = 4;    // concurrent file transfers (directory mode only)
+  // Stream mode: compute each file's SHA-256 for the result's manifest. Off by
+  // default (nobody can check a stream against it afterwards, and it is a
+  // third of the CPU): FileRecord::sha256 is then empty.
+  bool hash_stream = false;
   bool force = false;  // download again even when a verified manifest exists
   // The export's directory under out_dir when it is not named by the export's
   // id (sync windows): one path component, created by us, never a link.

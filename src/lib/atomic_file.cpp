@@ -183,8 +183,24 @@ Status PartFile::append(std::string_view data) {
   if (const int err = write_all_at(file_.get(), data, size_); err != 0) {
     return std::unexpected(io_error("cannot write", part_path(), err));
   }
+  const std::uint64_t before = size_;
   size_ += data.size();
+  write_behind(before);
   return {};
+}
+
+// Advisory (errors ignored: not every file system has it, and finish()
+// fsyncs anyway): when a kWriteBehind window is complete, start its writeback
+// and wait for the previous window's, so dirty pages never pile up.
+void PartFile::write_behind(std::uint64_t before) {
+  const std::uint64_t window = before / kWriteBehind;
+  if (size_ / kWriteBehind == window) return;
+  const auto start = static_cast<off64_t>(window * kWriteBehind);
+  ::sync_file_range(file_.get(), start, static_cast<off64_t>(kWriteBehind), SYNC_FILE_RANGE_WRITE);
+  if (window > 0) {
+    ::sync_file_range(file_.get(), start - static_cast<off64_t>(kWriteBehind), static_cast<off64_t>(kWriteBehind),
+                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  }
 }
 
 Status PartFile::truncate(std::uint64_t size) {

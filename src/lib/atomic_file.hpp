@@ -63,6 +63,9 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
 // another user must read, such as a metrics textfile).
 Status write_file_atomically(const std::filesystem::path& path, std::string_view content, mode_t mode);
 
+// PartFile starts writeback of each window of this many bytes once written.
+inline constexpr std::uint64_t kWriteBehind = std::uint64_t{32} << 20;
+
 // The resumable download file "<final>.part". Bytes are appended at a known
 // offset (size()); finish() fsyncs and renames it to the final name. The
 // destructor closes it and keeps it, so a retry or a later run can resume.
@@ -86,6 +89,8 @@ class PartFile {
   std::filesystem::path part_path() const { return dir_path_ / (final_name_ + ".part"); }
 
   // Writes `data` at size(). Io on failure; what was written before is kept.
+  // Every kWriteBehind bytes it starts writing the window back to disk and
+  // waits for the one before, so that finish()'s fsync finds little to do.
   Status append(std::string_view data);
   // Cuts the file to `size` bytes (0 to start again). Io on failure.
   Status truncate(std::uint64_t size);
@@ -98,6 +103,7 @@ class PartFile {
 
  private:
   PartFile(std::filesystem::path dir_path, std::string final_name, UniqueFd dir, UniqueFd file, std::uint64_t size);
+  void write_behind(std::uint64_t before);
 
   std::filesystem::path dir_path_;
   std::string final_name_;

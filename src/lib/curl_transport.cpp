@@ -15,8 +15,10 @@
 namespace mews_export {
 namespace {
 
-// Larger than libcurl's 16 KiB default: fewer callbacks and writes per MiB.
-constexpr long kReceiveBuffer = 256 * 1024;
+// Larger than libcurl's 16 KiB default: fewer callbacks per MiB (BlockWriter
+// gathers the pieces into blocks); 256 KiB cost 1.5 MiB more with 8 files and
+// was no faster.
+constexpr long kReceiveBuffer = 64 * 1024;
 
 void global_init() {
   static std::once_flag once;

@@ -5,6 +5,9 @@
 #include "mews_export/downloader.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -47,14 +50,36 @@ class PartOutput final : public FileOutput {
   detail::PartFile& part_;
 };
 
+// A pipe this large lets the reader take a few blocks at a time (the default
+// 64 KiB pipe makes every block two or more context switches).
+constexpr int kPipeSize = 1 << 20;
+
+// The stream's bytes go out with write(2) on its descriptor, a whole block at
+// a time (stdio would cut them into 4 KiB writes); a FILE without a descriptor
+// (open_memstream) gets fwrite.
 class StreamOutput final : public FileOutput {
  public:
-  explicit StreamOutput(std::FILE* out) : out_(out) {}
+  explicit StreamOutput(std::FILE* out) : out_(out) {
+    std::fflush(out_);  // what the caller wrote before goes first
+    fd_ = ::fileno(out_);
+    struct stat st {};
+    if (fd_ >= 0 && ::fstat(fd_, &st) == 0 && S_ISFIFO(st.st_mode)) {
+      (void)::fcntl(fd_, F_SETPIPE_SZ, kPipeSize);  // best effort: a smaller pipe still works
+    }
+  }
   Status write(std::string_view chunk) override {
     if (chunk.empty()) return {};
-    errno = 0;
-    if (std::fwrite(chunk.data(), 1, chunk.size(), out_) != chunk.size() || std::ferror(out_) != 0) {
-      return fail_write();
+    if (fd_ < 0) return write_stdio(chunk);
+    while (!chunk.empty()) {
+      const ssize_t n = ::write(fd_, chunk.data(), chunk.size());
+      if (n >= 0) {
+        chunk.remove_prefix(static_cast<std::size_t>(n));
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        pollfd p{.fd = fd_, .events = POLLOUT, .revents = 0};
+        (void)::poll(&p, 1, 1000);  // a non-blocking descriptor: wait until it takes more
+      } else if (errno != EINTR) {
+        return fail_write();
+      }
     }
     return {};
   }
@@ -70,12 +95,20 @@ class StreamOutput final : public FileOutput {
   void discard() override {}
 
  private:
+  Status write_stdio(std::string_view chunk) {
+    errno = 0;
+    if (std::fwrite(chunk.data(), 1, chunk.size(), out_) != chunk.size() || std::ferror(out_) != 0) {
+      return fail_write();
+    }
+    return {};
+  }
   static std::unexpected<Error> fail_write() {
     const int err = errno != 0 ? errno : EIO;
     if (err == EPIPE) return fail(ErrorKind::OutputClosed, "the reader of the output stream closed it");
     return fail(ErrorKind::Io, std::string("cannot write to the output stream: ") + std::strerror(err));
   }
   std::FILE* out_;
+  int fd_ = -1;
 };
 
 // ------------------------------------------------------------------ helpers
@@ -132,7 +165,8 @@ class Session final : public detail::UrlSource {
         settings_{.retry = options.retry,
                   .stall_timeout = options.stall_timeout,
                   .allow_insecure_http = options.allow_insecure_http,
-                  .on_retry = options.on_retry},
+                  .on_retry = options.on_retry,
+                  .hash = options.out_stream == nullptr || options.hash_stream},
         current_(exp),
         obtained_(clock.now()) {}
 
@@ -179,7 +213,7 @@ void Session::report(std::size_t index, std::uint64_t bytes) {
 FileRecord Session::record_of(std::size_t index, FileState& state) const {
   return FileRecord{.name = part_file_name(index),
                     .size_in_bytes = state.bytes,
-                    .sha256 = state.hash.hex_digest(),
+                    .sha256 = settings_.hash ? state.hash.hex_digest() : std::string(),
                     .lines = state.lines()};
 }
 

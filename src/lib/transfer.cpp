@@ -1,5 +1,7 @@
 #include "transfer.hpp"
 
+#include "block_writer.hpp"
+
 #include <charconv>
 #include <cstring>
 
@@ -91,9 +93,11 @@ Verdict classify_status(const HttpResponse& r, UtcTime now) {
 // goes, and each chunk is checked against the announced size before it is kept.
 class FileSink {
  public:
-  FileSink(FileOutput& out, FileState& state, std::uint64_t expected, std::uint64_t offset, std::string& validator,
-           bool sent_if_range, const std::function<void(std::uint64_t)>& on_bytes, Attempt& attempt)
+  FileSink(FileOutput& out, BlockWriter& blocks, FileState& state, std::uint64_t expected, std::uint64_t offset,
+           std::string& validator, bool sent_if_range, const std::function<void(std::uint64_t)>& on_bytes,
+           Attempt& attempt)
       : out_(out),
+        blocks_(blocks),
         state_(state),
         expected_(expected),
         offset_(offset),
@@ -155,16 +159,16 @@ class FileSink {
       attempt_.overflow = true;
       return false;
     }
-    if (auto st = out_.write(chunk); !st) {
+    if (auto st = blocks_.append(chunk); !st) {
       attempt_.local_error = st.error();
       return false;
     }
-    state_.add(chunk);
     if (on_bytes_) on_bytes_(state_.bytes);
     return true;
   }
 
   FileOutput& out_;
+  BlockWriter& blocks_;
   FileState& state_;
   std::uint64_t expected_;
   std::uint64_t offset_;
@@ -196,9 +200,13 @@ std::uint64_t count_newlines(std::string_view chunk) {
 }
 
 void FileState::add(std::string_view chunk) {
-  if (chunk.empty()) return;
-  hash.update(chunk);
   bytes += chunk.size();
+  digest(chunk, true);
+}
+
+void FileState::digest(std::string_view chunk, bool with_hash) {
+  if (chunk.empty()) return;
+  if (with_hash) hash.update(chunk);
   newlines += count_newlines(chunk);
   last = chunk.back();
 }
@@ -246,14 +254,16 @@ HttpRequest FileTransfer::make_request(const std::string& url, std::uint64_t off
   return request;
 }
 
-Attempt FileTransfer::attempt(const std::string& url, FileOutput& out, FileState& state,
+Attempt FileTransfer::attempt(const std::string& url, FileOutput& out, BlockWriter& blocks, FileState& state,
                               const std::function<void(std::uint64_t)>& on_bytes) {
   const HttpRequest request = make_request(url, state.bytes);
   Attempt result;
-  FileSink receiver(out, state, expected_, state.bytes, validator_, request.headers.contains("If-Range"), on_bytes,
-                    result);
+  FileSink receiver(out, blocks, state, expected_, state.bytes, validator_, request.headers.contains("If-Range"),
+                    on_bytes, result);
   const BodySink sink = receiver.sink();
   result.response = transport_.perform(request, &sink);
+  // What is still gathered reaches the output, and the digest catches up.
+  if (auto st = blocks.flush(); !st && !result.local_error) result.local_error = st.error();
   const bool shorter = result.response && result.response->status == 416;
   if ((result.range_mismatch || shorter) && out.can_restart()) {
     // Start again from byte 0 rather than guess where the server's bytes belong.
@@ -305,6 +315,7 @@ Status FileTransfer::retry_or_fail(Verdict& verdict, RetryBudget& budget, const 
 
 Status FileTransfer::run(FileOutput& out, FileState& state, const std::function<void(std::uint64_t)>& on_bytes) {
   RetryBudget budget(settings_.retry, clock_);
+  BlockWriter blocks(out, state, settings_.hash);
   int refreshes = 0;
   std::uint64_t high_water = state.bytes;
   CurrentUrl current;
@@ -325,7 +336,7 @@ Status FileTransfer::run(FileOutput& out, FileState& state, const std::function<
       url = current.url;
       hops = 0;
     }
-    const Attempt result = attempt(url, out, state, on_bytes);
+    const Attempt result = attempt(url, out, blocks, state, on_bytes);
     Verdict verdict = classify(result, state.bytes, expected_, std::chrono::floor<std::chrono::seconds>(clock_.now()));
     if (state.bytes > high_water) {  // progress resets the budgets (attempts and time)
       high_water = state.bytes;

@@ -33,6 +33,9 @@ struct FileState {
   char last = '\n';
 
   void add(std::string_view chunk);
+  // add() without counting bytes: the hash (when `hash`), newlines and last
+  // byte only (BlockWriter counts bytes as it accepts them).
+  void digest(std::string_view chunk, bool hash);
   // Records: newlines, plus a last line that lacks its '\n'.
   std::uint64_t lines() const { return newlines + (bytes > 0 && last != '\n' ? 1 : 0); }
 };
@@ -101,7 +104,10 @@ struct TransferSettings {
   std::chrono::seconds stall_timeout{60};
   bool allow_insecure_http = false;
   RetryCallback on_retry;  // may be empty
+  bool hash = true;        // compute the SHA-256 (FileState::hash); newlines always
 };
+
+class BlockWriter;
 
 // Transfers one file into an output until it holds exactly `expected` bytes.
 class FileTransfer {
@@ -117,7 +123,7 @@ class FileTransfer {
   Status run(FileOutput& out, FileState& state, const std::function<void(std::uint64_t)>& on_bytes);
 
  private:
-  Attempt attempt(const std::string& url, FileOutput& out, FileState& state,
+  Attempt attempt(const std::string& url, FileOutput& out, BlockWriter& blocks, FileState& state,
                   const std::function<void(std::uint64_t)>& on_bytes);
   HttpRequest make_request(const std::string& url, std::uint64_t offset) const;
   Result<std::string> follow(const std::string& url, const Verdict& verdict, int hops) const;

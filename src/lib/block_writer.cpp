@@ -1,0 +1,127 @@
+#include "block_writer.hpp"
+
+#include <sys/mman.h>
+
+#include <cstring>
+#include <new>
+
+namespace mews_export::detail {
+
+// ----------------------------------------------------------------- BlockPool
+
+BlockPool::~BlockPool() {
+  for (char* block : blocks_) {
+    if (block != nullptr) ::munmap(block, kBlockSize);
+  }
+}
+
+char* BlockPool::block(std::size_t i) {
+  if (blocks_[i] == nullptr) {
+    void* mapped = ::mmap(nullptr, kBlockSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED) throw std::bad_alloc();
+    blocks_[i] = static_cast<char*>(mapped);
+  }
+  return blocks_[i];
+}
+
+// ------------------------------------------------------------------ Digester
+
+Digester::Digester(FileState& state, bool hash) : state_(state), hash_(hash), thread_([this] { loop(); }) {}
+
+Digester::~Digester() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+void Digester::submit(std::string_view data) {
+  std::lock_guard lock(mutex_);
+  queue_.push_back(data);
+  ++in_flight_;
+  changed_.notify_all();
+}
+
+void Digester::wait_for_free_block() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return in_flight_ < kBlockCount; });
+}
+
+void Digester::drain() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return in_flight_ == 0; });
+}
+
+void Digester::loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stop_, with nothing left
+    const std::string_view data = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    state_.digest(data, hash_);
+    lock.lock();
+    --in_flight_;
+    changed_.notify_all();
+  }
+}
+
+// --------------------------------------------------------------- BlockWriter
+
+BlockWriter::BlockWriter(FileOutput& out, FileState& state, bool hash) : out_(out), state_(state), hash_(hash) {}
+
+BlockWriter::~BlockWriter() {
+  if (digester_) digester_->drain();  // the thread must not outlive the pool's blocks
+}
+
+Status BlockWriter::append(std::string_view chunk) {
+  state_.bytes += chunk.size();
+  while (!chunk.empty()) {
+    char* block = pool_.block(current_);
+    const std::size_t n = std::min(chunk.size(), kBlockSize - filled_);
+    std::memcpy(block + filled_, chunk.data(), n);
+    filled_ += n;
+    chunk.remove_prefix(n);
+    if (filled_ == kBlockSize) {
+      if (auto st = write_block(); !st) return st;
+    }
+  }
+  return {};
+}
+
+// Writes the current block, hands it to the digester (hashing on another
+// thread) or digests it here (newlines only), and moves to the next block.
+Status BlockWriter::write_block() {
+  const std::string_view data(pool_.block(current_), filled_);
+  filled_ = 0;
+  if (data.empty()) return {};
+  if (auto st = out_.write(data); !st) return st;
+  if (!hash_) {
+    state_.digest(data, false);  // memchr alone keeps up with any stream
+    return {};
+  }
+  if (!digester_) digester_ = std::make_unique<Digester>(state_, hash_);
+  digester_->submit(data);
+  current_ = (current_ + 1) % kBlockCount;
+  digester_->wait_for_free_block();
+  return {};
+}
+
+Status BlockWriter::flush() {
+  if (!hash_ || filled_ == 0 || digester_) {
+    auto st = write_block();
+    if (digester_) digester_->drain();
+    return st;
+  }
+  // Small files never start a thread: the one partial block is digested here.
+  const std::string_view data(pool_.block(current_), filled_);
+  filled_ = 0;
+  if (auto st = out_.write(data); !st) return st;
+  state_.digest(data, true);
+  return {};
+}
+
+}  // namespace mews_export::detail

@@ -1,0 +1,106 @@
+// The receive path of one file (internal): libcurl's pieces (at most its
+// receive buffer each) are gathered into blocks of kBlockSize from a small
+// fixed pool; each full block is written with one write() and then digested
+// (SHA-256, newlines, last byte) on a thread of its own, in order, while the
+// next block fills. Memory is the pool, whatever the file's size.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <thread>
+
+#include "mews_export/error.hpp"
+#include "transfer.hpp"
+
+namespace mews_export::detail {
+
+// 64-256 KiB blocks cut write() calls 3-4x against libcurl's 16-64 KiB
+// pieces; larger ones were slower again (cache).
+inline constexpr std::size_t kBlockSize = 128 * 1024;
+// One block fills while one is written or digested, one spare for jitter.
+inline constexpr std::size_t kBlockCount = 3;
+
+// A fixed set of page-aligned blocks, mapped on first use and unmapped at the
+// end (not from malloc's per-thread arenas, which keep freed memory).
+class BlockPool {
+ public:
+  BlockPool() = default;
+  BlockPool(const BlockPool&) = delete;
+  BlockPool& operator=(const BlockPool&) = delete;
+  ~BlockPool();
+
+  // Block `i` (< kBlockCount), mapped when first asked for. Throws
+  // std::bad_alloc when the memory cannot be had.
+  char* block(std::size_t i);
+
+ private:
+  char* blocks_[kBlockCount] = {};
+};
+
+// Digests blocks in the order they are submitted, on its own thread. submit()
+// waits while every block is in flight, so at most kBlockCount are.
+class Digester {
+ public:
+  Digester(FileState& state, bool hash);
+  Digester(const Digester&) = delete;
+  Digester& operator=(const Digester&) = delete;
+  ~Digester();
+
+  // Queues `data` (a pool block) for digesting; the caller must not change it
+  // until it is digested, which wait_for_free_block() or drain() tell.
+  void submit(std::string_view data);
+  // Waits until fewer than kBlockCount blocks are in flight: the next block of
+  // the ring is free again.
+  void wait_for_free_block();
+  // Waits until every submitted block is digested.
+  void drain();
+
+ private:
+  void loop();
+
+  FileState& state_;
+  bool hash_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::string_view> queue_;
+  std::size_t in_flight_ = 0;  // submitted, not yet digested
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Gathers the accepted bytes of one file into blocks for `out`. state.bytes
+// counts a byte as soon as append() takes it; hash, newlines and last byte
+// follow as blocks are digested, and are complete after flush().
+class BlockWriter {
+ public:
+  // `hash`: compute the SHA-256 (a stream nobody verifies can skip it).
+  BlockWriter(FileOutput& out, FileState& state, bool hash);
+  BlockWriter(const BlockWriter&) = delete;
+  BlockWriter& operator=(const BlockWriter&) = delete;
+  ~BlockWriter();
+
+  // Takes the next bytes of the file. Io (or OutputClosed) when writing a
+  // full block failed.
+  Status append(std::string_view chunk);
+  // Writes the partial block and waits until every block is digested: after
+  // it, state is exact and the output holds state.bytes bytes (unless an
+  // error is returned).
+  Status flush();
+
+ private:
+  Status write_block();
+
+  FileOutput& out_;
+  FileState& state_;
+  bool hash_;
+  BlockPool pool_;
+  std::unique_ptr<Digester> digester_;  // started with the first full block
+  std::size_t current_ = 0;             // the block being filled
+  std::size_t filled_ = 0;              // its bytes
+};
+
+}  // namespace mews_export::detail

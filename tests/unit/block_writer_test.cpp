@@ -1,0 +1,161 @@
+// The receive path in blocks: whole-block writes, a digest in order on its
+// own thread, partial blocks at flush, write errors, and the write-behind of
+// .part files.
+#include "block_writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "atomic_file.hpp"
+#include "sha256.hpp"
+#include "support/temp_dir.hpp"
+
+namespace mews_export::detail {
+namespace {
+
+// Keeps what is written and the size of every write; can fail the Nth write.
+class RecordingOutput final : public FileOutput {
+ public:
+  Status write(std::string_view chunk) override {
+    if (++writes_ == fail_at_) return fail(ErrorKind::Io, "disk full");
+    sizes.push_back(chunk.size());
+    data.append(chunk);
+    return {};
+  }
+  bool can_restart() const override { return true; }
+  Status restart() override {
+    data.clear();
+    return {};
+  }
+  void discard() override {}
+
+  std::string data;
+  std::vector<std::size_t> sizes;
+  int fail_at_ = 0;  // 0: never
+
+ private:
+  int writes_ = 0;
+};
+
+// `size` bytes of JSON-like lines, deterministic.
+std::string lines_of(std::size_t size) {
+  std::string out;
+  for (int i = 0; out.size() < size; ++i) out += "{\"Id\":" + std::to_string(i) + ",\"Note\":\"abcdefghij\"}\n";
+  out.resize(size);
+  return out;
+}
+
+// Feeds `body` in pieces of random sizes up to 64 KiB, as libcurl would.
+Status feed(BlockWriter& writer, std::string_view body, unsigned seed) {
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<std::size_t> piece(1, 64 * 1024);
+  while (!body.empty()) {
+    const auto n = std::min(piece(random), body.size());
+    if (auto st = writer.append(body.substr(0, n)); !st) return st;
+    body.remove_prefix(n);
+  }
+  return {};
+}
+
+std::size_t newlines_in(std::string_view s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+TEST(BlockWriter, WritesWholeBlocksAndDigestsInOrderOnItsThread) {
+  const std::string body = lines_of(5 * kBlockSize + 12345);  // many blocks, then a partial one
+  RecordingOutput out;
+  FileState state;
+  {
+    BlockWriter writer(out, state, /*hash=*/true);
+    ASSERT_TRUE(feed(writer, body, 1));
+    EXPECT_EQ(state.bytes, body.size());  // counted as soon as taken
+    ASSERT_TRUE(writer.flush());
+  }
+  EXPECT_EQ(out.data, body);
+  ASSERT_EQ(out.sizes.size(), 6u);
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(out.sizes[i], kBlockSize) << "write " << i;
+  EXPECT_EQ(out.sizes[5], 12345u);
+  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));  // a block out of order would change it
+  EXPECT_EQ(state.newlines, newlines_in(body));
+  EXPECT_EQ(state.last, body.back());
+}
+
+TEST(BlockWriter, ASmallFileIsOneWriteAtFlush) {
+  const std::string body = lines_of(1000);
+  RecordingOutput out;
+  FileState state;
+  BlockWriter writer(out, state, true);
+  ASSERT_TRUE(writer.append(body));
+  EXPECT_TRUE(out.sizes.empty());  // still gathered
+  ASSERT_TRUE(writer.flush());
+  EXPECT_EQ(out.sizes, std::vector<std::size_t>{1000});
+  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));
+}
+
+TEST(BlockWriter, FlushBetweenAttemptsKeepsTheDigestWhole) {
+  // Each attempt ends with flush(): the digest is exact at that point, and the
+  // next attempt's bytes continue it.
+  const std::string body = lines_of(3 * kBlockSize + 999);
+  const std::size_t cut = kBlockSize + 4321;
+  RecordingOutput out;
+  FileState state;
+  BlockWriter writer(out, state, true);
+  ASSERT_TRUE(feed(writer, std::string_view(body).substr(0, cut), 2));
+  ASSERT_TRUE(writer.flush());
+  EXPECT_EQ(state.newlines, newlines_in(std::string_view(body).substr(0, cut)));
+  ASSERT_TRUE(feed(writer, std::string_view(body).substr(cut), 3));
+  ASSERT_TRUE(writer.flush());
+  EXPECT_EQ(out.data, body);
+  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));
+}
+
+TEST(BlockWriter, WithoutHashItStillCountsLinesAndLastByte) {
+  const std::string body = lines_of(2 * kBlockSize + 7);
+  RecordingOutput out;
+  FileState state;
+  BlockWriter writer(out, state, /*hash=*/false);
+  ASSERT_TRUE(feed(writer, body, 4));
+  ASSERT_TRUE(writer.flush());
+  EXPECT_EQ(out.data, body);
+  EXPECT_EQ(state.newlines, newlines_in(body));
+  EXPECT_EQ(state.last, body.back());
+  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(""));  // nothing hashed
+}
+
+TEST(BlockWriter, AFailedWriteIsReturnedAndTheWriterStillStops) {
+  const std::string body = lines_of(4 * kBlockSize);
+  RecordingOutput out;
+  out.fail_at_ = 2;
+  FileState state;
+  BlockWriter writer(out, state, true);
+  const auto st = feed(writer, body, 5);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().kind, ErrorKind::Io);
+  EXPECT_EQ(out.data.size(), kBlockSize);  // the first block only
+}  // the destructor drains the digester: no thread outlives the blocks
+
+TEST(PartFile, AppendsAcrossWriteBehindWindowsIntact) {
+  testing::TempDir dir;
+  auto part = PartFile::open(dir.path() / "big.jsonl");
+  ASSERT_TRUE(part);
+  const std::string block = lines_of(1 << 20);
+  std::string expected;
+  for (int i = 0; i < 70; ++i) {  // 70 MiB: crosses two kWriteBehind windows
+    ASSERT_TRUE(part->append(block));
+    expected += block;
+  }
+  ASSERT_TRUE(part->finish());
+  std::string got;
+  auto file = std::fopen((dir.path() / "big.jsonl").c_str(), "rb");
+  ASSERT_NE(file, nullptr);
+  char buffer[1 << 16];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) got.append(buffer, n);
+  std::fclose(file);
+  EXPECT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected);
+}
+
+}  // namespace
+}  // namespace mews_export::detail

@@ -103,7 +103,8 @@ void ApiHandlers::bad_request(httplib::Response& res, const std::string& message
 }
 
 ExportJsonOptions ApiHandlers::json_options(const httplib::Request& req) const {
-  return ExportJsonOptions{signer_, host_of(req, default_host_), now_unix() + sc_.url_ttl_seconds, sc_.unknown_fields};
+  return ExportJsonOptions{signer_, host_of(req, default_host_), now_unix() + sc_.url_ttl_seconds, sc_.unknown_fields,
+                           sc_.files_base_url};
 }
 
 void ApiHandlers::handle_add(const json& body, std::size_t token_index, const httplib::Request& req,

@@ -12,7 +12,12 @@ json files_json(const ExportView& view, const ExportJsonOptions& o) {
   if (view.status != Status::Success) return files;
   for (std::size_t i = 0; i < view.files.size(); ++i) {
     std::string path = "/files/" + view.id + "/" + std::to_string(i);
-    json file{{"Url", o.signer.url(o.host, path, o.url_expires)}, {"SizeInBytes", view.files[i].size}};
+    // With files_base_url the query is still signed for the sandbox's own path,
+    // so the same query also works on /files/<id>/<index> here.
+    std::string url = o.files_base_url.empty() ? o.signer.url(o.host, path, o.url_expires)
+                                               : o.files_base_url + "/" + view.id + "/" + std::to_string(i) +
+                                                     o.signer.query(path, o.url_expires);
+    json file{{"Url", std::move(url)}, {"SizeInBytes", view.files[i].size}};
     if (o.unknown_fields) {
       file["Checksum"] = "x";
       file["FutureFileField"] = json{{"Compression", "none"}, {"Parts", json::array({1, 2})}};

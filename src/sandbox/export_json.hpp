@@ -17,6 +17,9 @@ struct ExportJsonOptions {
   std::string host;          // the Host the client addressed: file URLs point there
   std::int64_t url_expires;  // Unix s, the expiry signed into every file URL
   bool unknown_fields = false;
+  // The scenario's files_base_url: when not empty, file URLs are
+  // "<files_base_url>/<id>/<index>?expires=…&signature=…" (another server).
+  std::string files_base_url;
 };
 
 // The Export object of `view`: Files (with URLs) only when Success.

@@ -190,7 +190,8 @@ Fault parse_fault(const nlohmann::json& j, std::size_t n) {
 const std::vector<std::string> kKnownKeys = {
     "client_token", "client_tokens", "access_tokens", "seed", "progression", "url_ttl_seconds",
     "expires_after_seconds", "rate_limit", "entities", "failed_entities", "faults", "checkpoint_every",
-    "cache_limit_bytes", "threads", "comment", "unknown_fields", "url_padding", "seed_exports", "dataset"};
+    "cache_limit_bytes", "threads", "comment", "unknown_fields", "url_padding", "seed_exports", "dataset",
+    "files_base_url"};
 // clang-format on
 
 void check_known_keys(const nlohmann::json& j) {
@@ -281,6 +282,19 @@ void parse_dataset(const nlohmann::json& j, Scenario& s) {
   s.dataset = config;
 }
 
+// "http://host:port/prefix" or "https://…", without query or fragment; a
+// trailing '/' is dropped.
+void parse_files_base_url(const nlohmann::json& j, Scenario& s) {
+  if (!j.contains("files_base_url") || j["files_base_url"].is_null()) return;
+  std::string base = get<std::string>(j, "files_base_url", "");
+  const bool scheme = base.starts_with("http://") || base.starts_with("https://");
+  const std::size_t host_start = base.find("//") + 2;
+  if (!scheme || base.size() <= host_start || base[host_start] == '/' || base.find_first_of("?# ") != std::string::npos)
+    bad("files_base_url must be an http:// or https:// URL with a host and without query or fragment");
+  while (base.ends_with('/')) base.pop_back();
+  s.files_base_url = base;
+}
+
 void parse_faults(const nlohmann::json& j, Scenario& s) {
   if (!j.contains("faults")) return;
   if (!j["faults"].is_array()) bad("faults must be an array");
@@ -317,6 +331,7 @@ Scenario parse_scenario(const nlohmann::json& j) {
   s.unknown_fields = get<bool>(j, "unknown_fields", false);
   s.url_padding = get<std::size_t>(j, "url_padding", 0);
   if (s.url_padding > kMaxUrlPadding) bad("url_padding may be at most " + std::to_string(kMaxUrlPadding));
+  parse_files_base_url(j, s);
   s.checkpoint_every = std::max<std::uint64_t>(1, get<std::uint64_t>(j, "checkpoint_every", s.checkpoint_every));
   s.cache_limit_bytes = get<std::uint64_t>(j, "cache_limit_bytes", s.cache_limit_bytes);
   s.threads = std::max<std::size_t>(16, get<std::size_t>(j, "threads", s.threads));

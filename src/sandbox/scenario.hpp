@@ -109,6 +109,9 @@ struct Scenario {
   bool unknown_fields = false;
   // Characters of the "pad" query parameter appended to every signed file URL.
   std::size_t url_padding = 0;
+  // When not empty ("http://127.0.0.1:PORT/prefix", no trailing '/'), getAll's
+  // file URLs point at another server: "<files_base_url>/<id>/<index>?expires=…&signature=…".
+  std::string files_base_url;
 
   std::uint64_t checkpoint_every = 1000;
   std::uint64_t cache_limit_bytes = 1 << 20;

@@ -23,8 +23,11 @@ std::string UrlSigner::sign(const std::string& path, std::int64_t expires) const
 }
 
 std::string UrlSigner::url(const std::string& host, const std::string& path, std::int64_t expires) const {
-  return "http://" + host + path + "?expires=" + std::to_string(expires) + "&signature=" + sign(path, expires) +
-         padding_;
+  return "http://" + host + path + query(path, expires);
+}
+
+std::string UrlSigner::query(const std::string& path, std::int64_t expires) const {
+  return "?expires=" + std::to_string(expires) + "&signature=" + sign(path, expires) + padding_;
 }
 
 }  // namespace mews_sandbox

@@ -19,6 +19,8 @@ class UrlSigner {
   // "http://<host><path>?expires=<expires>&signature=<sign(path, expires)>",
   // plus "&pad=xxx…" when padded.
   std::string url(const std::string& host, const std::string& path, std::int64_t expires) const;
+  // Only the query of such a URL: "?expires=<expires>&signature=<sign(path, expires)>" (+ padding).
+  std::string query(const std::string& path, std::int64_t expires) const;
 
  private:
   unsigned char key_[32]{};

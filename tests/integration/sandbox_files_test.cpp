@@ -67,6 +67,47 @@ TEST(SandboxFiles, RedirectFaultWithALocationSendsThereVerbatim) {
   EXPECT_EQ(sb.stats()["redirected_gets"], 0);
 }
 
+// files_base_url moves getAll's file URLs to another server (e.g. nginx for the
+// benchmark); the signed query stays, and is valid for the sandbox's own path.
+TEST(SandboxFiles, FilesBaseUrlPointsFileUrlsAtAnotherServer) {
+  json scenario = small_files(2, 5);
+  scenario["files_base_url"] = "http://127.0.0.1:9/bench/files/";
+  SandboxProcess sb(scenario);
+  Api api(sb);
+  const std::string id = api.add_id("Bill");
+  json done = api.until_done(id);
+  ASSERT_EQ(done["Files"].size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::string url = done["Files"][i]["Url"];
+    const std::string prefix = "http://127.0.0.1:9/bench/files/" + id + "/" + std::to_string(i) + "?expires=";
+    EXPECT_EQ(url.substr(0, prefix.size()), prefix) << url;
+    EXPECT_NE(url.find("&signature="), std::string::npos) << url;
+    // The same query on the sandbox's own path serves the file.
+    auto got = api.client().Get("/files/" + id + "/" + std::to_string(i) + url.substr(url.find('?')));
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->status, 200);
+    auto want = sb.file_content(id, i);
+    ASSERT_TRUE(want);
+    EXPECT_EQ(got->body, *want);
+  }
+  EXPECT_EQ(sb.stats()["forbidden"], 0);
+  for (const json& bad : {json("ftp://127.0.0.1/x"), json("http://"), json("http:///x"), json("http://h/p?x=1"),
+                          json("http://h/p#f"), json(5)})
+    EXPECT_THROW(mews_sandbox::parse_scenario(json{{"files_base_url", bad}}), std::runtime_error) << bad;
+  EXPECT_EQ(mews_sandbox::parse_scenario(json{{"files_base_url", "https://h:1/"}}).files_base_url, "https://h:1");
+  EXPECT_EQ(mews_sandbox::parse_scenario(json::object()).files_base_url, "");
+}
+
+TEST(SandboxFiles, WithoutFilesBaseUrlFileUrlsPointAtTheSandbox) {
+  SandboxProcess sb(small_files(1, 5));
+  Api api(sb);
+  const std::string id = api.add_id("Bill");
+  const std::string url = api.until_done(id)["Files"][0]["Url"];
+  const std::string prefix = sb.url() + "/files/" + id + "/0?expires=";
+  EXPECT_EQ(url.substr(0, prefix.size()), prefix) << url;
+  EXPECT_EQ(api.fetch(url)->status, 200);
+}
+
 // Every line of a file body is a JSON object.
 void expect_json_lines(const std::string& body) {
   std::size_t start = 0;

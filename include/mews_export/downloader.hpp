@@ -61,7 +61,10 @@ struct DownloadOptions {
   std::optional<std::filesystem::path> out_dir;
   // ... or a stream receiving all files concatenated (newline-repaired).
   std::FILE* out_stream = nullptr;
-  int parallel = 4;    // concurrent file transfers (directory mode only)
+  // Concurrent file transfers. Stream mode: the file being streamed plus up
+  // to parallel-1 files fetched ahead into unlinked temporary files in
+  // $TMPDIR (std::filesystem::temp_directory_path()), emitted in order.
+  int parallel = 4;
   // Stream mode: compute each file's SHA-256 for the result's manifest. Off by
   // default (nobody can check a stream against it afterwards, and it is a
   // third of the CPU): FileRecord::sha256 is then empty.
@@ -106,7 +109,7 @@ class Downloader {
   // size from an earlier run is re-hashed, not fetched; a file announced with 0
   // bytes is not requested. Stream mode: files in
   // order, each non-empty one ending in '\n'; no manifest file (the result's
-  // manifest still lists sizes, hashes and lines).
+  // manifest still lists sizes and lines, and hashes when hash_stream is set).
   // Files are opened relative to the export directory and never through a
   // symbolic link: a link (or anything but a regular file) where a part,
   // ".part" or manifest is expected is an Io error naming the path.

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "atomic_file.hpp"
+#include "fetch_ahead.hpp"
 #include "files.hpp"
 #include "mews_export/cancel.hpp"
 #include "mews_export/time.hpp"
@@ -111,6 +112,14 @@ class StreamOutput final : public FileOutput {
   int fd_ = -1;
 };
 
+// One file of a stream: what it holds and, when fetched ahead, its
+// temporary file.
+struct StreamedFile {
+  FileRecord record;
+  char last = '\n';
+  UniqueFd temp;
+};
+
 // ------------------------------------------------------------------ helpers
 
 std::string status_name(const Export& exp) {
@@ -182,6 +191,11 @@ class Session final : public detail::UrlSource {
   Result<std::optional<FileRecord>> verified_final_file(std::size_t index, const detail::Directory& dir);
   Result<detail::Directory> export_directory(const std::filesystem::path& out_dir);
   Result<std::vector<FileRecord>> run_workers(const detail::Directory& dir);
+  Result<Manifest> emit_stream(StreamOutput& out, detail::FetchWindow& window, std::vector<StreamedFile>& fetched);
+  Result<StreamedFile> stream_live(std::size_t index, StreamOutput& out);
+  Result<StreamedFile> copy_fetched(std::size_t index, detail::FetchWindow& window, StreamedFile& file,
+                                    StreamOutput& out);
+  void fetch_ahead(detail::FetchWindow& window, std::vector<StreamedFile>& fetched);
   Status refresh_locked(std::size_t index);
   Status check_file_locked(std::size_t index) const;
   void report(std::size_t index, std::uint64_t bytes);
@@ -415,24 +429,88 @@ Result<DownloadResult> Session::to_directory(const std::filesystem::path& out_di
   return DownloadResult{.directory = dir->path(), .manifest = std::move(manifest), .already_complete = false};
 }
 
+// Files in order; with parallel N, the next N-1 files are fetched ahead into
+// unlinked temporary files while the current one streams live.
 Result<DownloadResult> Session::to_stream(std::FILE* stream) {
   StreamOutput out(stream);
+  const std::size_t count = exp_.files.size();
+  const std::size_t ahead =
+      count == 0 ? 0 : std::min(static_cast<std::size_t>(std::max(1, options_.parallel) - 1), count - 1);
+  detail::FetchWindow window(count, ahead);
+  std::vector<StreamedFile> fetched(count);
+  Result<Manifest> manifest = std::unexpected(Error{});
+  {
+    std::vector<std::jthread> fetchers;
+    fetchers.reserve(ahead);
+    for (std::size_t i = 0; i < ahead; ++i) fetchers.emplace_back([&] { fetch_ahead(window, fetched); });
+    manifest = emit_stream(out, window, fetched);
+    window.stop();
+  }  // fetchers join here; a stopped window makes their writes fail at once
+  if (!manifest) return std::unexpected(manifest.error());
+  return DownloadResult{.directory = {}, .manifest = std::move(*manifest), .already_complete = false};
+}
+
+Result<Manifest> Session::emit_stream(StreamOutput& out, detail::FetchWindow& window,
+                                      std::vector<StreamedFile>& fetched) {
   Manifest manifest = base_manifest();
   for (std::size_t index = 0; index < exp_.files.size(); ++index) {
     if (cancel_requested()) return std::unexpected(detail::interrupted_keeping_files());
-    FileState state;
-    if (auto st = transfer(index, out, state); !st) {
+    auto file = window.claim_for_writer(index) ? stream_live(index, out)
+                                               : copy_fetched(index, window, fetched[index], out);
+    if (!file) {
       (void)out.flush();  // what was verified so far reaches the reader
-      return std::unexpected(st.error());
+      return std::unexpected(file.error());
     }
-    if (state.bytes > 0 && state.last != '\n') {
+    if (file->record.size_in_bytes > 0 && file->last != '\n') {
       if (auto st = out.write("\n"); !st) return std::unexpected(st.error());
     }
-    manifest.files.push_back(record_of(index, state));
+    manifest.files.push_back(std::move(file->record));
+    window.emitted(index);
   }
   if (auto st = out.flush(); !st) return std::unexpected(st.error());
   manifest.completed_utc = format_utc(std::chrono::floor<std::chrono::seconds>(clock_.now()));
-  return DownloadResult{.directory = {}, .manifest = std::move(manifest), .already_complete = false};
+  return manifest;
+}
+
+Result<StreamedFile> Session::stream_live(std::size_t index, StreamOutput& out) {
+  FileState state;
+  if (auto st = transfer(index, out, state); !st) return std::unexpected(st.error());
+  return StreamedFile{.record = record_of(index, state), .last = state.last, .temp = {}};
+}
+
+Result<StreamedFile> Session::copy_fetched(std::size_t index, detail::FetchWindow& window, StreamedFile& file,
+                                           StreamOutput& out) {
+  if (auto error = window.wait_fetched(index)) return std::unexpected(std::move(*error));
+  const auto temp = std::move(file.temp);  // closed (and gone) once copied
+  auto st = detail::read_range(temp.get(), 0, file.record.size_in_bytes, "the temporary copy of " + file.record.name,
+                               [&](std::string_view chunk) { return out.write(chunk); });
+  if (!st) return std::unexpected(st.error());
+  report(index, file.record.size_in_bytes);
+  return std::move(file);
+}
+
+// A fetcher: takes the next files ahead of the writer into temporary files.
+void Session::fetch_ahead(detail::FetchWindow& window, std::vector<StreamedFile>& fetched) {
+  while (const auto index = window.claim_ahead()) {
+    std::optional<Error> error;
+    try {
+      auto fd = detail::open_unlinked_temp(std::filesystem::temp_directory_path());
+      if (!fd) {
+        error = fd.error();
+      } else {
+        detail::TempOutput temp(std::move(*fd), window);
+        FileState state;
+        if (auto st = transfer(*index, temp, state); !st) {
+          error = st.error();
+        } else {
+          fetched[*index] = StreamedFile{.record = record_of(*index, state), .last = state.last, .temp = temp.take()};
+        }
+      }
+    } catch (const std::exception& e) {  // bad_alloc, or no usable temporary directory
+      error = Error{.kind = ErrorKind::Io, .message = "fetching " + part_file_name(*index) + " ahead: " + e.what()};
+    }
+    window.finish(*index, std::move(error));
+  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Downloader and atomic file tests: FakeTransport + FakeClock, each test in its
 // own temporary directory (kept when the test fails).
 #include <gtest/gtest.h>
+
+#include <future>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -611,6 +613,75 @@ TEST_F(DownloaderTest, StreamWriteErrorIsIo) {
   std::fclose(full);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::Io);
+}
+
+TEST_F(DownloaderTest, StreamWithParallelFetchesAheadAndKeepsTheOrder) {
+  std::vector<std::string> contents;
+  for (int i = 0; i < 7; ++i) contents.push_back(make_lines(40 + i, "f" + std::to_string(i)));
+  contents[3].pop_back();  // a last line without its newline, repaired in the stream
+  contents[5].clear();     // an empty file
+  const auto exp = make_export("exp-ahead", contents);
+  serve_all(contents);
+  // File 0 is held until file 2 has been asked for: only fetching ahead gets there.
+  std::promise<void> third_asked;
+  auto asked = third_asked.get_future().share();
+  transport.on(route(2), [&, once = std::make_shared<std::once_flag>(), h = serve(contents[2])](
+                             const HttpRequest& r, const BodySink* sink) {
+    std::call_once(*once, [&] { third_asked.set_value(); });
+    return h(r, sink);
+  });
+  transport.on(route(0), [asked, h = serve(contents[0])](const HttpRequest& r, const BodySink* sink) {
+    if (asked.wait_for(10s) != std::future_status::ready) return respond(sink, 400, "file 2 was never fetched ahead");
+    return h(r, sink);
+  });
+  StreamFile out;
+  DownloadOptions options;
+  options.out_stream = out.get();
+  options.parallel = 3;
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  std::string expected;
+  for (const auto& c : contents) expected += c + (c.empty() || c.back() == '\n' ? "" : "\n");
+  EXPECT_EQ(out.contents(), expected);
+  ASSERT_EQ(result->manifest.files.size(), contents.size());
+  EXPECT_EQ(result->manifest.files[3].lines, 43u);
+  EXPECT_EQ(result->manifest.files[5].size_in_bytes, 0u);
+  EXPECT_TRUE(result->manifest.files[1].sha256.empty());  // a stream is not hashed unless asked
+}
+
+TEST_F(DownloaderTest, StreamHashesWhenAskedAlsoForFilesFetchedAhead) {
+  const std::vector<std::string> contents = {make_lines(30, "a"), make_lines(31, "b"), make_lines(32, "c")};
+  const auto exp = make_export("exp-ahead-hash", contents);
+  serve_all(contents);
+  StreamFile out;
+  DownloadOptions options;
+  options.out_stream = out.get();
+  options.parallel = 3;
+  options.hash_stream = true;
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    EXPECT_EQ(result->manifest.files[i].sha256, detail::sha256_hex(contents[i])) << i;
+  }
+}
+
+TEST_F(DownloaderTest, StreamWithParallelEmitsTheFilesBeforeOneThatFailed) {
+  const std::vector<std::string> contents = {make_lines(20, "a"), make_lines(21, "b"), make_lines(22, "c"),
+                                             make_lines(23, "d")};
+  const auto exp = make_export("exp-ahead-fail", contents);
+  serve_all(contents);
+  transport.on(route(2), [](const HttpRequest&, const BodySink* sink) { return respond(sink, 400, "no"); });
+  StreamFile out;
+  DownloadOptions options;
+  options.out_stream = out.get();
+  options.parallel = 4;
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Http);
+  EXPECT_EQ(out.contents(), contents[0] + contents[1]);  // in order, and nothing after the failed file
 }
 
 // -------------------------------------------------------- failure modes

@@ -1,0 +1,80 @@
+// Fetch-ahead for a stream (internal): while the writer streams file e live,
+// up to `ahead` fetchers download the next files (e+1 .. e+ahead) into
+// unlinked temporary files; the writer then copies each, in order. The window
+// bounds the temporary space to `ahead` files and the connections to
+// ahead + 1.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "mews_export/error.hpp"
+#include "mews_export/unique_fd.hpp"
+#include "transfer.hpp"
+
+namespace mews_export::detail {
+
+// Who takes which file. Files are numbered 0 .. count-1 and emitted in order.
+class FetchWindow {
+ public:
+  FetchWindow(std::size_t count, std::size_t ahead);
+
+  // Fetcher: the next file to fetch ahead of the writer, waiting while it
+  // would be more than `ahead` files beyond the one being emitted; nullopt
+  // when no file is left or the window was stopped.
+  std::optional<std::size_t> claim_ahead();
+  // Fetcher: file `index` is fetched, or failed with `error`.
+  void finish(std::size_t index, std::optional<Error> error);
+
+  // Writer: true when it takes file `index` (the one it emits next) itself,
+  // because no fetcher has claimed it.
+  bool claim_for_writer(std::size_t index);
+  // Writer: waits until a fetcher finished file `index`; its error, if any.
+  std::optional<Error> wait_fetched(std::size_t index);
+  // Writer: file `index` is out; the window moves one file on.
+  void emitted(std::size_t index);
+
+  // No more claims (an error, or the end): fetchers stop after their file.
+  void stop();
+  bool stopped() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t count_;
+  std::size_t ahead_;
+  std::size_t next_ = 0;      // the first file nobody has claimed
+  std::size_t emitting_ = 0;  // the file the writer emits now
+  bool stop_ = false;
+  std::vector<bool> done_;
+  std::vector<std::optional<Error>> errors_;
+};
+
+// An unlinked temporary file (O_TMPFILE, mode 0600) in `dir`: it vanishes
+// with its descriptor, also when the process is killed.
+Result<UniqueFd> open_unlinked_temp(const std::filesystem::path& dir);
+
+// A FileOutput on such a file: restartable (truncate), abandoned when `stop`
+// is set so that a fetcher does not outlive a failed stream by a whole file.
+class TempOutput final : public FileOutput {
+ public:
+  TempOutput(UniqueFd fd, const FetchWindow& window) : fd_(std::move(fd)), window_(window) {}
+  Status write(std::string_view chunk) override;
+  bool can_restart() const override { return true; }
+  Status restart() override;
+  void discard() override { (void)restart(); }
+
+  UniqueFd take() { return std::move(fd_); }
+
+ private:
+  UniqueFd fd_;
+  const FetchWindow& window_;
+  std::uint64_t size_ = 0;
+};
+
+}  // namespace mews_export::detail

@@ -26,7 +26,7 @@ _mews_export()
         --retry-max-time --stall-timeout --allow-insecure-http"
     local export_opts="--entity --enterprise --chain --updated-from
         --updated-to --posting-from --posting-to"
-    local output_opts="-o --output-dir --stdout --parallel"
+    local output_opts="-o --output-dir --stdout --parallel --split"
     local wait_opts="--interval --timeout"
 
     # The value of an option that takes one.
@@ -54,7 +54,7 @@ _mews_export()
         --interval|--timeout|--retry-max-time|--stall-timeout)
             COMPREPLY=($(compgen -W "1s 30s 1m 5m 15m 1h 2h 24h" -- "$cur"))
             return ;;
-        --parallel|--max-concurrent)
+        --parallel|--max-concurrent|--split)
             COMPREPLY=($(compgen -W "1 2 4 8 16" -- "$cur"))
             return ;;
         --shard)
@@ -110,7 +110,7 @@ _mews_export()
         config) opts="" ;;
         # --profile (repeatable here) is among the global options.
         sync) opts="--entity --all-entities --all-profiles --enterprise --chain --since
-            --reset -o --output-dir --parallel $wait_opts --max-concurrent --shard
+            --reset -o --output-dir --parallel --split $wait_opts --max-concurrent --shard
             --metrics-file --wait-lock" ;;
         *) return ;;
     esac

@@ -63,6 +63,7 @@ set -l output_cmds "__fish_seen_subcommand_from download run"
 complete -c mews-export -n $output_cmds -s o -l output-dir -x -a '(__fish_complete_directories)' -d 'Write DIR/<ExportId>/part-NNN.jsonl + manifest.json'
 complete -c mews-export -n $output_cmds -l stdout -d 'Write all records, in order, to standard output'
 complete -c mews-export -n $output_cmds -l parallel -x -a '1 2 4 8 16' -d 'Files downloaded at once (1-64, default 4)'
+complete -c mews-export -n $output_cmds -l split -x -a '1 2 4 8 16' -d 'Range requests at once per file of 64 MiB or more (default 4)'
 complete -c mews-export -n "__fish_seen_subcommand_from download" -l force -d 'Download again even when a verified copy exists'
 
 # wait, run, sync: polling
@@ -86,6 +87,7 @@ complete -c mews-export -n $sync_cmd -l since -x -d 'First sync only: start here
 complete -c mews-export -n $sync_cmd -l reset -d 'Forget the bookmark (with --since: start again from there)'
 complete -c mews-export -n $sync_cmd -s o -l output-dir -x -a '(__fish_complete_directories)' -d 'Write DIR/<EntityType>/<window>/ + DIR/<EntityType>/sync.jsonl'
 complete -c mews-export -n $sync_cmd -l parallel -x -a '1 2 4 8 16' -d 'Files downloaded at once (1-64, default 4)'
+complete -c mews-export -n $sync_cmd -l split -x -a '1 2 4 8 16' -d 'Range requests at once per file of 64 MiB or more (default 4)'
 complete -c mews-export -n $sync_cmd -l max-concurrent -x -a '1 2 4 8 16' -d 'Jobs (profile, entity) at once (1-64, default 4)'
 complete -c mews-export -n $sync_cmd -l shard -x -d 'I/N: only the profiles whose position modulo N is I'
 complete -c mews-export -n $sync_cmd -l metrics-file -r -F -d 'Write a Prometheus textfile of the jobs here'

@@ -70,6 +70,12 @@ struct DownloadOptions {
   // third of the CPU): FileRecord::sha256 is then empty.
   bool hash_stream = false;
   bool force = false;  // download again even when a verified manifest exists
+  // Directory mode: a file of at least split_min_size bytes is fetched as
+  // `split` Range requests at once (1: never), each resumable on its own
+  // (a "<name>.part.ranges" sidecar records their progress). A host that
+  // ignores Range gets the file in one piece instead.
+  int split = 4;
+  std::uint64_t split_min_size = std::uint64_t{64} << 20;
   // The export's directory under out_dir when it is not named by the export's
   // id (sync windows): one path component, created by us, never a link.
   std::optional<std::string> directory;

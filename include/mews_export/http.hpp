@@ -21,8 +21,10 @@ struct HttpRequest {
   std::string url;             // may be a signed URL: never log it, log redact_url(url)
   std::map<std::string, std::string> headers;
   std::string body;
-  // When set, asks for bytes [range_from, end] with a Range header.
+  // When set, asks for bytes [range_from, end] with a Range header, or for
+  // [range_from, range_to] (inclusive) when range_to is set too.
   std::optional<std::uint64_t> range_from;
+  std::optional<std::uint64_t> range_to;
   // Whole-request limit; zero means none (downloads rely on the stall limit).
   std::chrono::milliseconds timeout{0};
   std::chrono::milliseconds connect_timeout{std::chrono::seconds{30}};

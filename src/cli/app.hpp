@@ -61,6 +61,7 @@ struct OutputOptions {
   std::optional<std::string> out_dir;
   bool to_stdout = false;
   std::optional<int> parallel;
+  int split = 4;  // ranges per big file (1: none)
   bool force = false;
 };
 

@@ -76,7 +76,7 @@ SettingsFlags command_flags(const GlobalOptions& global, const std::optional<std
 }
 
 Result<DownloadSpec> download_spec(const Settings& settings, const OutputOptions& output) {
-  DownloadSpec spec{.parallel = settings.parallel.value, .force = output.force};
+  DownloadSpec spec{.parallel = settings.parallel.value, .split = output.split, .force = output.force};
   if (output.to_stdout) {
     spec.out_stream = stdout;
   } else if (settings.output_dir) {
@@ -118,6 +118,8 @@ void add_directory_options(CLI::App& command, OutputOptions& output) {
   command.add_option("-o,--output-dir", output.out_dir, "write DIR/<ExportId>/part-NNN.jsonl + manifest.json");
   command.add_option("--parallel", output.parallel, "files downloaded at once (default 4)")
       ->check(CLI::Range(1, kMaxParallel));
+  command.add_option("--split", output.split, "Range requests at once per file of 64 MiB or more (1: none; default 4)")
+      ->check(CLI::Range(1, 16));
 }
 
 void add_output_options(CLI::App& command, OutputOptions& output) {

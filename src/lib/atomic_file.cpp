@@ -203,6 +203,14 @@ void PartFile::write_behind(std::uint64_t before) {
   }
 }
 
+Status PartFile::write_at(std::uint64_t offset, std::string_view data) {
+  if (!file_.valid()) return std::unexpected(io_error("cannot write", part_path(), EBADF));
+  if (const int err = write_all_at(file_.get(), data, offset); err != 0) {
+    return std::unexpected(io_error("cannot write", part_path(), err));
+  }
+  return {};
+}
+
 Status PartFile::truncate(std::uint64_t size) {
   if (!file_.valid()) return std::unexpected(io_error("cannot truncate", part_path(), EBADF));
   while (::ftruncate(file_.get(), static_cast<off_t>(size)) != 0) {

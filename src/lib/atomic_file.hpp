@@ -92,6 +92,13 @@ class PartFile {
   // Every kWriteBehind bytes it starts writing the window back to disk and
   // waits for the one before, so that finish()'s fsync finds little to do.
   Status append(std::string_view data);
+  // Writes `data` at `offset` (ranges fetched at once). size() is unchanged:
+  // set_size() says when the whole file is there. Io on failure.
+  Status write_at(std::uint64_t offset, std::string_view data);
+  // The file's length as finish() will keep it (after write_at()s).
+  void set_size(std::uint64_t size) { size_ = size; }
+  // The descriptor, for reading back what write_at() wrote.
+  int fd() const { return file_.get(); }
   // Cuts the file to `size` bytes (0 to start again). Io on failure.
   Status truncate(std::uint64_t size);
   // Reads bytes [from, size()) in chunks, passing each to `fn`. Io on failure.

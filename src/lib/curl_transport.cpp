@@ -198,6 +198,7 @@ void set_request(CURL* h, const HttpRequest& request, std::string& range) {
   }
   if (request.range_from) {
     range = std::to_string(*request.range_from) + "-";
+    if (request.range_to) range += std::to_string(*request.range_to);
     curl_easy_setopt(h, CURLOPT_RANGE, range.c_str());
   }
 }

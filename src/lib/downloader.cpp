@@ -18,6 +18,7 @@
 
 #include "atomic_file.hpp"
 #include "fetch_ahead.hpp"
+#include "ranged.hpp"
 #include "files.hpp"
 #include "mews_export/cancel.hpp"
 #include "mews_export/time.hpp"
@@ -188,6 +189,7 @@ class Session final : public detail::UrlSource {
  private:
   Status transfer(std::size_t index, FileOutput& out, FileState& state);
   Result<FileRecord> file_to_directory(std::size_t index, const detail::Directory& dir);
+  Result<bool> try_ranges(std::size_t index, const detail::Directory& dir, detail::PartFile& part, FileState& state);
   Result<std::optional<FileRecord>> verified_final_file(std::size_t index, const detail::Directory& dir);
   Result<detail::Directory> export_directory(const std::filesystem::path& out_dir);
   Result<std::vector<FileRecord>> run_workers(const detail::Directory& dir);
@@ -318,18 +320,58 @@ Result<FileRecord> Session::file_to_directory(std::size_t index, const detail::D
   auto part = detail::PartFile::open(dir, part_file_name(index));
   if (!part) return std::unexpected(part.error());
   FileState state;
-  if (options_.force || part->size() > expected) {
-    if (auto st = part->truncate(0); !st) return std::unexpected(st.error());
-  } else if (part->size() > 0) {
-    // Resume: the hash and line count cover the bytes already there.
-    if (auto st = part->read(0, [&](std::string_view chunk) { state.add(chunk); }); !st) {
-      return std::unexpected(st.error());
-    }
+  if (options_.force) {
+    if (auto st = dir.remove(detail::ranges_file_name(part_file_name(index))); !st) return std::unexpected(st.error());
   }
-  PartOutput out(*part);
-  if (auto st = transfer(index, out, state); !st) return std::unexpected(st.error());
+  auto ranged = try_ranges(index, dir, *part, state);
+  if (!ranged) return std::unexpected(ranged.error());
+  if (!*ranged) {
+    if (options_.force || part->size() > expected) {
+      if (auto st = part->truncate(0); !st) return std::unexpected(st.error());
+    } else if (part->size() > 0) {
+      // Resume: the hash and line count cover the bytes already there.
+      if (auto st = part->read(0, [&](std::string_view chunk) { state.add(chunk); }); !st) {
+        return std::unexpected(st.error());
+      }
+    }
+    PartOutput out(*part);
+    if (auto st = transfer(index, out, state); !st) return std::unexpected(st.error());
+  }
   if (auto st = part->finish(); !st) return std::unexpected(st.error());
   return record_of(index, state);
+}
+
+// Fetches a big file as parallel ranges: true when done so, false when it
+// is to be fetched in one piece (small, --split 1, a .part from a one-piece
+// attempt to resume, or a host that ignores Range).
+Result<bool> Session::try_ranges(std::size_t index, const detail::Directory& dir, detail::PartFile& part,
+                                 FileState& state) {
+  const std::uint64_t expected = exp_.files[index].size_in_bytes;
+  const std::string name = part_file_name(index);
+  auto sidecar = dir.file_size(detail::ranges_file_name(name));
+  if (!sidecar) return std::unexpected(sidecar.error());
+  // A .part from a one-piece attempt (no sidecar) is resumed in one piece.
+  const bool can_split = options_.force || part.size() == 0 || sidecar->has_value();
+  if (options_.split <= 1 || expected < options_.split_min_size || !can_split) return false;
+  const detail::RangedFile job{.transport = transport_,
+                               .clock = clock_,
+                               .urls = *this,
+                               .settings = settings_,
+                               .dir = dir,
+                               .index = index,
+                               .name = name,
+                               .size = expected,
+                               .ranges = static_cast<std::size_t>(options_.split),
+                               .on_bytes = [this, index](std::uint64_t bytes) { report(index, bytes); }};
+  bool ignored = false;
+  auto fetched = detail::fetch_ranges(job, part, state, ignored);
+  if (fetched) return true;
+  if (!ignored) return std::unexpected(fetched.error());
+  // The host sends whole files only: start this one again in one piece.
+  if (auto st = dir.remove(detail::ranges_file_name(name)); !st) return std::unexpected(st.error());
+  if (auto st = part.truncate(0); !st) return std::unexpected(st.error());
+  state = FileState{};
+  return false;
 }
 
 Manifest Session::base_manifest() const {

@@ -141,6 +141,7 @@ DownloadOptions download_options(const DownloadSpec& output, const Services& ser
   options.out_dir = output.out_dir;
   options.out_stream = output.out_stream;
   options.parallel = output.parallel;
+  options.split = output.split;
   options.force = output.force;
   options.directory = output.directory;
   options.retry = services.api.options().retry;

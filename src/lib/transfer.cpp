@@ -95,7 +95,7 @@ class FileSink {
  public:
   FileSink(FileOutput& out, BlockWriter& blocks, FileState& state, std::uint64_t expected, std::uint64_t offset,
            std::string& validator, bool sent_if_range, const std::function<void(std::uint64_t)>& on_bytes,
-           Attempt& attempt)
+           Attempt& attempt, std::optional<std::uint64_t> base)
       : out_(out),
         blocks_(blocks),
         state_(state),
@@ -104,7 +104,8 @@ class FileSink {
         validator_(validator),
         sent_if_range_(sent_if_range),
         on_bytes_(on_bytes),
-        attempt_(attempt) {}
+        attempt_(attempt),
+        base_(base) {}
 
   BodySink sink() {
     return BodySink{.on_head = [this](const HttpResponse& head) { return on_head(head); },
@@ -114,6 +115,7 @@ class FileSink {
  private:
   BodyAction on_head(const HttpResponse& head) {
     if (head.status < 200 || head.status >= 300) return BodyAction::Collect;
+    if (base_) return on_range_head(head);
     const std::string validator = validator_of(head);
     if (head.status == 206 && offset_ > 0) {
       const auto range = head.header("content-range");
@@ -126,6 +128,21 @@ class FileSink {
     }
     if (offset_ > 0 && !restart_whole(validator)) return BodyAction::Abort;
     if (validator_.empty()) validator_ = validator;
+    return BodyAction::Receive;
+  }
+
+  // A bounded range: only a 206 that starts where we asked will do.
+  BodyAction on_range_head(const HttpResponse& head) {
+    if (head.status != 206) {
+      attempt_.range_ignored = true;
+      return BodyAction::Abort;
+    }
+    const auto range = head.header("content-range");
+    if ((range ? content_range_start(*range) : std::nullopt) != *base_ + offset_) {
+      attempt_.range_mismatch = true;
+      return BodyAction::Abort;
+    }
+    if (validator_.empty()) validator_ = validator_of(head);
     return BodyAction::Receive;
   }
 
@@ -176,6 +193,7 @@ class FileSink {
   bool sent_if_range_;
   const std::function<void(std::uint64_t)>& on_bytes_;
   Attempt& attempt_;
+  std::optional<std::uint64_t> base_;
   std::uint64_t skip_ = 0;
 };
 
@@ -218,6 +236,10 @@ Verdict classify(const Attempt& a, std::uint64_t bytes, std::uint64_t expected, 
                            .message = "it is longer than the announced " + std::to_string(expected) +
                                       " bytes (SizeInBytes); it was discarded"});
   }
+  if (a.range_ignored) {
+    return fail_with(Error{.kind = ErrorKind::Protocol,
+                           .message = "the file host answered a request for a range with the whole file"});
+  }
   if (a.changed) {
     return fail_with(Error{.kind = ErrorKind::Verification,
                            .message = "the file changed on the server while it was being streamed; run again"});
@@ -243,11 +265,17 @@ FileTransfer::FileTransfer(HttpTransport& transport, Clock& clock, UrlSource& ur
       name_(std::move(name)),
       expected_(expected) {}
 
+void FileTransfer::set_range(std::uint64_t base) { base_ = base; }
+
 HttpRequest FileTransfer::make_request(const std::string& url, std::uint64_t offset) const {
   HttpRequest request;
   request.url = url;
   request.low_speed_time = settings_.stall_timeout;
-  if (offset > 0) {
+  if (base_) {
+    request.range_from = *base_ + offset;
+    request.range_to = *base_ + expected_ - 1;
+    if (offset > 0 && !validator_.empty()) request.headers["If-Range"] = validator_;
+  } else if (offset > 0) {
     request.range_from = offset;
     if (!validator_.empty()) request.headers["If-Range"] = validator_;
   }
@@ -259,11 +287,12 @@ Attempt FileTransfer::attempt(const std::string& url, FileOutput& out, BlockWrit
   const HttpRequest request = make_request(url, state.bytes);
   Attempt result;
   FileSink receiver(out, blocks, state, expected_, state.bytes, validator_, request.headers.contains("If-Range"),
-                    on_bytes, result);
+                    on_bytes, result, base_);
   const BodySink sink = receiver.sink();
   result.response = transport_.perform(request, &sink);
   // What is still gathered reaches the output, and the digest catches up.
   if (auto st = blocks.flush(); !st && !result.local_error) result.local_error = st.error();
+  if (result.range_ignored) ranges_ignored_ = true;
   const bool shorter = result.response && result.response->status == 416;
   if ((result.range_mismatch || shorter) && out.can_restart()) {
     // Start again from byte 0 rather than guess where the server's bytes belong.

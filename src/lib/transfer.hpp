@@ -76,6 +76,7 @@ struct Attempt {
   bool overflow = false;                                     // more bytes than SizeInBytes arrived
   bool range_mismatch = false;                               // a 206 that does not start where we asked
   bool changed = false;  // the file changed since our first bytes; a stream cannot restart
+  bool range_ignored = false;  // a bounded range was answered with the whole file
 };
 
 // What happens after an attempt.
@@ -122,6 +123,13 @@ class FileTransfer {
   // count as data arrives (may be empty).
   Status run(FileOutput& out, FileState& state, const std::function<void(std::uint64_t)>& on_bytes);
 
+  // Makes this the transfer of one range of a file: bytes [base, base +
+  // expected) of it, each request bounded (Range: bytes=FROM-TO) and only a
+  // 206 starting at FROM accepted. A host that answers with the whole file
+  // fails the transfer, and ranges_ignored() says so.
+  void set_range(std::uint64_t base);
+  bool ranges_ignored() const { return ranges_ignored_; }
+
  private:
   Attempt attempt(const std::string& url, FileOutput& out, BlockWriter& blocks, FileState& state,
                   const std::function<void(std::uint64_t)>& on_bytes);
@@ -138,6 +146,8 @@ class FileTransfer {
   std::string name_;
   std::uint64_t expected_;
   std::string validator_;  // ETag (or Last-Modified) of the first response: If-Range on resume
+  std::optional<std::uint64_t> base_;  // set_range(): the range's first byte in the file
+  bool ranges_ignored_ = false;
 };
 
 }  // namespace mews_export::detail

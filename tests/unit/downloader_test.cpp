@@ -88,10 +88,10 @@ FakeTransport::Handler serve(std::string body, bool honour_range = true) {
       const auto from = *r.range_from;
       const auto total = std::to_string(body.size());
       if (from >= body.size()) return respond(sink, 416, "", {{"content-range", "bytes */" + total}});
-      return respond(
-          sink, 206, body.substr(from),
-          {{"content-range", "bytes " + std::to_string(from) + "-" + std::to_string(body.size() - 1) + "/" + total}},
-          7);
+      const auto last = std::min<std::uint64_t>(r.range_to.value_or(body.size() - 1), body.size() - 1);
+      return respond(sink, 206, body.substr(from, last - from + 1),
+                     {{"content-range", "bytes " + std::to_string(from) + "-" + std::to_string(last) + "/" + total}},
+                     7);
     }
     return respond(sink, 200, body, {}, 7);
   };
@@ -682,6 +682,101 @@ TEST_F(DownloaderTest, StreamWithParallelEmitsTheFilesBeforeOneThatFailed) {
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::Http);
   EXPECT_EQ(out.contents(), contents[0] + contents[1]);  // in order, and nothing after the failed file
+}
+
+// ------------------------------------------------------- parallel ranges
+
+// Options that split a file of 1 KiB or more into `split` ranges.
+DownloadOptions split_options(const fs::path& out, int split) {
+  DownloadOptions options;
+  options.out_dir = out;
+  options.split = split;
+  options.split_min_size = 1024;
+  return options;
+}
+
+TEST_F(DownloaderTest, ABigFileIsFetchedAsBoundedRangesIntoOneFileHashedInOrder) {
+  const std::vector<std::string> contents = {make_lines(3000, "big")};
+  const auto exp = make_export("exp-split", contents);
+  serve_all(contents);
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, split_options(dir.path(), 4));
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), contents[0]);
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(contents[0]));
+  EXPECT_EQ(result->manifest.files[0].lines, 3000u);
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  std::uint64_t covered = 0;
+  for (const auto& r : requests) {
+    ASSERT_TRUE(r.range_from && r.range_to);
+    covered += *r.range_to - *r.range_from + 1;
+  }
+  EXPECT_EQ(covered, contents[0].size());  // no byte asked for twice
+  EXPECT_FALSE(fs::exists(result->directory / "part-001.jsonl.part.ranges"));
+}
+
+TEST_F(DownloaderTest, AFailedRangeIsTheOnlyOneFetchedAgainByTheNextRun) {
+  const std::vector<std::string> contents = {make_lines(2000, "resume")};
+  const auto exp = make_export("exp-split-resume", contents);
+  serve_all(contents);
+  const auto third_from = (contents[0].size() / 4) * 2;
+  // The third range: a few bytes, then a refusal that is not retried.
+  transport.on(route(0), [&, h = serve(contents[0])](const HttpRequest& r, const BodySink* sink) {
+    if (r.range_from == third_from) {  // a 206 whose connection drops after 100 bytes
+      HttpResponse head;
+      head.status = 206;
+      head.headers["content-range"] = "bytes " + std::to_string(third_from) + "-" + std::to_string(*r.range_to) +
+                                      "/" + std::to_string(contents[0].size());
+      if (sink->decide(head) == BodyAction::Receive) sink->on_data(std::string_view(contents[0]).substr(third_from, 100));
+      return Result<HttpResponse>(std::unexpected(Error{.kind = ErrorKind::Network, .message = "reset"}));
+    }
+    if (r.range_from == third_from + 100) return respond(sink, 400, "no");
+    return h(r, sink);
+  });
+  DownloadOptions options = split_options(dir.path(), 4);
+  Downloader downloader(transport, clock, nullptr);
+  ASSERT_FALSE(downloader.download(exp, options));
+  const auto sidecar = dir.path() / exp.id / "part-001.jsonl.part.ranges";
+  ASSERT_TRUE(fs::exists(sidecar));
+
+  serve_all(contents);
+  const auto before = transport.requests().size();
+  auto result = downloader.download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), before + 1);  // only the unfinished range, from where it stopped
+  EXPECT_EQ(requests.back().range_from, third_from + 100);
+  EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), contents[0]);
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(contents[0]));
+  EXPECT_FALSE(fs::exists(sidecar));
+}
+
+TEST_F(DownloaderTest, AHostThatIgnoresRangesGetsTheFileInOnePiece) {
+  const std::vector<std::string> contents = {make_lines(1500, "whole")};
+  const auto exp = make_export("exp-split-ignored", contents);
+  transport.on(route(0), serve(contents[0], /*honour_range=*/false));
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, split_options(dir.path(), 4));
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), contents[0]);
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(contents[0]));
+  EXPECT_FALSE(fs::exists(result->directory / "part-001.jsonl.part.ranges"));
+}
+
+TEST_F(DownloaderTest, AOnePiecePartFileIsResumedInOnePiece) {
+  const std::vector<std::string> contents = {make_lines(1500, "seq")};
+  const auto exp = make_export("exp-split-seq", contents);
+  serve_all(contents);
+  fs::create_directories(dir.path() / exp.id);
+  write_text(dir.path() / exp.id / "part-001.jsonl.part", contents[0].substr(0, 5000));
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, split_options(dir.path(), 4));
+  ASSERT_TRUE(result) << result.error().message;
+  ASSERT_EQ(transport.requests().size(), 1u);
+  EXPECT_EQ(transport.requests()[0].range_from, 5000u);
+  EXPECT_FALSE(transport.requests()[0].range_to.has_value());
+  EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), contents[0]);
 }
 
 // -------------------------------------------------------- failure modes

@@ -1,0 +1,280 @@
+#include "ranged.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+namespace mews_export::detail {
+namespace {
+
+// The sidecar is rewritten (after fdatasync of the data) every this many
+// bytes of progress: a SIGKILL loses at most this much.
+constexpr std::uint64_t kSaveEvery = std::uint64_t{64} << 20;
+constexpr std::string_view kMagic = "mews-export-ranges 1";
+
+// The next unsigned number of `text` (after spaces); nullopt if none.
+std::optional<std::uint64_t> next_number(std::string_view& text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\n')) text.remove_prefix(1);
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end == text.data()) return std::nullopt;
+  text.remove_prefix(static_cast<std::size_t>(end - text.data()));
+  return value;
+}
+
+// The ranges in flight: their progress, the sidecar, the hasher's prefix.
+class RangeProgress {
+ public:
+  RangeProgress(const RangedFile& job, PartFile& part, std::vector<ByteRange> ranges, PrefixHasher& hasher)
+      : job_(job), part_(part), ranges_(std::move(ranges)), hasher_(hasher) {}
+
+  const std::vector<ByteRange>& ranges() const { return ranges_; }
+
+  // Range `i` now has `done` bytes written.
+  void update(std::size_t i, std::uint64_t done) {
+    std::uint64_t prefix = 0;
+    std::uint64_t total = 0;
+    bool save_now = false;
+    {
+      std::lock_guard lock(mutex_);
+      written_ += done - ranges_[i].done;
+      ranges_[i].done = done;
+      prefix = written_prefix(ranges_);
+      total = total_done();
+      if (written_ - saved_at_ >= kSaveEvery) {
+        saved_at_ = written_;
+        save_now = true;
+      }
+    }
+    hasher_.advance(prefix);
+    if (job_.on_bytes) job_.on_bytes(total);
+    if (save_now) (void)save();
+  }
+
+  // Writes the sidecar once what it records is on disk.
+  Status save() {
+    std::lock_guard lock(mutex_);
+    if (::fdatasync(part_.fd()) != 0) return std::unexpected(io_error("cannot sync", part_.part_path(), errno));
+    return write_file_atomically(job_.dir, ranges_file_name(job_.name), ranges_text(job_.size, ranges_));
+  }
+
+ private:
+  std::uint64_t total_done() const {
+    std::uint64_t total = 0;
+    for (const auto& r : ranges_) total += r.done;
+    return total;
+  }
+
+  const RangedFile& job_;
+  PartFile& part_;
+  std::mutex mutex_;
+  std::vector<ByteRange> ranges_;
+  PrefixHasher& hasher_;
+  std::uint64_t written_ = 0;   // progress made by this process
+  std::uint64_t saved_at_ = 0;  // written_ when the sidecar was last saved
+};
+
+// One range's bytes, written at their offsets in the ".part" file.
+class RangeOutput final : public FileOutput {
+ public:
+  RangeOutput(PartFile& part, RangeProgress& progress, std::size_t i)
+      : part_(part), progress_(progress), i_(i), range_(progress.ranges()[i]) {}
+
+  Status write(std::string_view chunk) override {
+    if (auto st = part_.write_at(range_.start + range_.done, chunk); !st) return st;
+    range_.done += chunk.size();
+    progress_.update(i_, range_.done);
+    return {};
+  }
+  // A range cannot take back bytes the hasher may have read.
+  bool can_restart() const override { return false; }
+  Status restart() override { return fail(ErrorKind::Io, "a range cannot start again"); }
+  void discard() override {}
+
+ private:
+  PartFile& part_;
+  RangeProgress& progress_;
+  std::size_t i_;
+  ByteRange range_;
+};
+
+// The ranges to fetch: the sidecar's when it is usable with what the .part
+// holds, else a new plan over an emptied .part.
+Result<std::vector<ByteRange>> load_or_plan(const RangedFile& job, PartFile& part) {
+  const auto sidecar = ranges_file_name(job.name);
+  if (auto text = job.dir.read_file(sidecar, 1 << 20)) {
+    struct stat st {};
+    auto ranges = parse_ranges(*text, job.size);
+    const bool usable = ranges && ranges->size() == job.ranges && ::fstat(part.fd(), &st) == 0 &&
+                        std::all_of(ranges->begin(), ranges->end(), [&](const ByteRange& r) {
+                          return r.start + r.done <= static_cast<std::uint64_t>(st.st_size);
+                        });
+    if (usable) return std::move(*ranges);
+  }
+  if (auto st = part.truncate(0); !st) return std::unexpected(st.error());
+  auto ranges = plan_ranges(job.size, job.ranges);
+  if (auto st = write_file_atomically(job.dir, sidecar, ranges_text(job.size, ranges)); !st) {
+    return std::unexpected(st.error());
+  }
+  return ranges;
+}
+
+}  // namespace
+
+std::vector<ByteRange> plan_ranges(std::uint64_t size, std::size_t count) {
+  count = static_cast<std::size_t>(std::clamp<std::uint64_t>(count, 1, std::max<std::uint64_t>(size, 1)));
+  std::vector<ByteRange> ranges;
+  const std::uint64_t each = size / count;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint64_t start = each * i;
+    ranges.push_back(ByteRange{.start = start, .end = i + 1 == count ? size : start + each, .done = 0});
+  }
+  return ranges;
+}
+
+std::uint64_t written_prefix(const std::vector<ByteRange>& ranges) {
+  std::uint64_t prefix = 0;
+  for (const auto& r : ranges) {
+    prefix = r.start + r.done;
+    if (!r.complete()) break;
+  }
+  return prefix;
+}
+
+std::string ranges_text(std::uint64_t size, const std::vector<ByteRange>& ranges) {
+  std::ostringstream out;
+  out << kMagic << ' ' << size << ' ' << ranges.size() << '\n';
+  for (const auto& r : ranges) out << r.start << ' ' << r.end << ' ' << r.done << '\n';
+  return out.str();
+}
+
+std::optional<std::vector<ByteRange>> parse_ranges(std::string_view text, std::uint64_t size) {
+  if (!text.starts_with(kMagic)) return std::nullopt;
+  text.remove_prefix(kMagic.size());
+  const auto recorded_size = next_number(text);
+  const auto count = next_number(text);
+  if (recorded_size != size || !count || *count == 0 || *count > 1024) return std::nullopt;
+  std::vector<ByteRange> ranges;
+  std::uint64_t expected_start = 0;
+  for (std::uint64_t i = 0; i < *count; ++i) {
+    const auto start = next_number(text);
+    const auto end = next_number(text);
+    const auto done = next_number(text);
+    if (!start || !end || !done || *start != expected_start || *end <= *start || *end > size ||
+        *done > *end - *start) {
+      return std::nullopt;
+    }
+    ranges.push_back(ByteRange{.start = *start, .end = *end, .done = *done});
+    expected_start = *end;
+  }
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\n')) text.remove_prefix(1);
+  if (expected_start != size || !text.empty()) return std::nullopt;
+  return ranges;
+}
+
+std::string ranges_file_name(const std::string& final_name) { return final_name + ".part.ranges"; }
+
+// ------------------------------------------------------------- PrefixHasher
+
+PrefixHasher::PrefixHasher(int fd, std::filesystem::path path, FileState& state)
+    : fd_(fd), path_(std::move(path)), state_(state), thread_([this] { loop(); }) {}
+
+PrefixHasher::~PrefixHasher() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+void PrefixHasher::advance(std::uint64_t prefix) {
+  {
+    std::lock_guard lock(mutex_);
+    if (prefix <= target_) return;
+    target_ = prefix;
+  }
+  changed_.notify_all();
+}
+
+Status PrefixHasher::finish(std::uint64_t size) {
+  advance(size);
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return hashed_ >= size || error_.has_value(); });
+  if (error_) return std::unexpected(*error_);
+  return {};
+}
+
+void PrefixHasher::loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [this] { return stop_ || (target_ > hashed_ && !error_); });
+    if (stop_) return;
+    const std::uint64_t from = hashed_;
+    const std::uint64_t to = target_;
+    lock.unlock();
+    auto st = read_range(fd_, from, to, path_, [this](std::string_view chunk) {
+      state_.digest(chunk, true);
+      return Status{};
+    });
+    lock.lock();
+    if (st) {
+      hashed_ = to;
+    } else {
+      error_ = st.error();
+    }
+    changed_.notify_all();
+  }
+}
+
+// --------------------------------------------------------------- the driver
+
+Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, bool& ranges_ignored) {
+  auto planned = load_or_plan(job, part);
+  if (!planned) return std::unexpected(planned.error());
+  state = FileState{};
+  PrefixHasher hasher(part.fd(), part.part_path(), state);
+  RangeProgress progress(job, part, std::move(*planned), hasher);
+  hasher.advance(written_prefix(progress.ranges()));
+
+  TransferSettings settings = job.settings;
+  settings.hash = false;  // the PrefixHasher hashes the whole file, in order
+  const std::size_t count = progress.ranges().size();
+  std::vector<std::optional<Error>> errors(count);
+  std::vector<char> ignored(count, 0);
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t i = 0; i < count; ++i) {
+      const ByteRange range = progress.ranges()[i];
+      if (range.complete()) continue;
+      threads.emplace_back([&, i, range] {
+        FileTransfer transfer(job.transport, job.clock, job.urls, settings, job.index, job.name, range.length());
+        transfer.set_range(range.start);
+        RangeOutput out(part, progress, i);
+        FileState own;
+        own.bytes = range.done;
+        try {
+          if (auto st = transfer.run(out, own, {}); !st) errors[i] = st.error();
+        } catch (const std::exception& e) {  // bad_alloc: an error, not an abort
+          errors[i] = Error{.kind = ErrorKind::Io, .message = "downloading " + job.name + ": " + e.what()};
+        }
+        ignored[i] = transfer.ranges_ignored() ? 1 : 0;
+      });
+    }
+  }  // the ranges join here
+  ranges_ignored = std::any_of(ignored.begin(), ignored.end(), [](char c) { return c != 0; });
+  for (auto& error : errors) {
+    if (!error) continue;
+    (void)progress.save();  // the next run resumes every range where it stopped
+    return std::unexpected(std::move(*error));
+  }
+  if (auto st = hasher.finish(job.size); !st) return st;
+  state.bytes = job.size;
+  part.set_size(job.size);
+  return job.dir.remove(ranges_file_name(job.name));
+}
+
+}  // namespace mews_export::detail

@@ -1,0 +1,103 @@
+// One big file fetched as several Range requests at once (internal): each
+// range is a FileTransfer writing at its offsets in the same ".part" file; a
+// sidecar "<name>.part.ranges" records how far each range got, so an
+// interrupted download refetches only what is missing; a PrefixHasher hashes
+// the file in order as its contiguous written prefix grows.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "atomic_file.hpp"
+#include "files.hpp"
+#include "mews_export/clock.hpp"
+#include "mews_export/http.hpp"
+#include "transfer.hpp"
+
+namespace mews_export::detail {
+
+// Bytes [start, end) of a file, of which the first `done` are written.
+struct ByteRange {
+  std::uint64_t start = 0;
+  std::uint64_t end = 0;
+  std::uint64_t done = 0;
+
+  std::uint64_t length() const { return end - start; }
+  bool complete() const { return done == length(); }
+  friend bool operator==(const ByteRange&, const ByteRange&) = default;
+};
+
+// `count` ranges of nearly equal length covering [0, size), none empty.
+std::vector<ByteRange> plan_ranges(std::uint64_t size, std::size_t count);
+// The end of the file's contiguous written prefix.
+std::uint64_t written_prefix(const std::vector<ByteRange>& ranges);
+
+// The sidecar's text: "mews-export-ranges 1 SIZE COUNT", then "START END
+// DONE" per range, one per line.
+std::string ranges_text(std::uint64_t size, const std::vector<ByteRange>& ranges);
+// The ranges a sidecar records for a file of `size` bytes; nullopt when it is
+// malformed, for another size, or its ranges do not cover [0, size) in order.
+std::optional<std::vector<ByteRange>> parse_ranges(std::string_view text, std::uint64_t size);
+// "part-001.jsonl.part.ranges" for "part-001.jsonl".
+std::string ranges_file_name(const std::string& final_name);
+
+// Digests a file's bytes (FileState::digest: hash, newlines, last byte) in
+// order, reading them back from `fd` as advance() says they are written.
+class PrefixHasher {
+ public:
+  PrefixHasher(int fd, std::filesystem::path path, FileState& state);
+  PrefixHasher(const PrefixHasher&) = delete;
+  PrefixHasher& operator=(const PrefixHasher&) = delete;
+  ~PrefixHasher();
+
+  // Bytes [0, prefix) are written.
+  void advance(std::uint64_t prefix);
+  // Waits until [0, size) is digested; Io when reading back failed.
+  Status finish(std::uint64_t size);
+
+ private:
+  void loop();
+
+  int fd_;
+  std::filesystem::path path_;
+  FileState& state_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::uint64_t target_ = 0;
+  std::uint64_t hashed_ = 0;
+  bool stop_ = false;
+  std::optional<Error> error_;
+  std::thread thread_;
+};
+
+// What fetch_ranges() needs to know.
+struct RangedFile {
+  HttpTransport& transport;
+  Clock& clock;
+  UrlSource& urls;
+  const TransferSettings& settings;
+  const Directory& dir;
+  std::size_t index = 0;
+  std::string name;  // the final name, "part-001.jsonl"
+  std::uint64_t size = 0;
+  std::size_t ranges = 4;
+  std::function<void(std::uint64_t)> on_bytes;  // bytes written so far, all ranges; may be empty
+};
+
+// Fetches file `job.name` into `part` as job.ranges ranges at once, resuming
+// the ranges its sidecar records (a missing or unusable sidecar starts the
+// file again). On success `state` covers the whole file (bytes, hash, lines),
+// part's size is set and the sidecar removed; on failure the sidecar keeps
+// each range's progress. `ranges_ignored` is set when the host answered a
+// range with the whole file (then fetch it in one piece instead).
+Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, bool& ranges_ignored);
+
+}  // namespace mews_export::detail

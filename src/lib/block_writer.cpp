@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -9,15 +10,22 @@ namespace mews_export::detail {
 
 // ----------------------------------------------------------------- BlockPool
 
+std::size_t block_size_for(std::size_t transfers) {
+  const std::size_t share = kBlockBudget / (kBlockCount * std::max<std::size_t>(transfers, 1));
+  std::size_t size = kMinBlockSize;
+  while (size * 2 <= std::min(share, kBlockSize)) size *= 2;  // a power of two: whole pages
+  return size;
+}
+
 BlockPool::~BlockPool() {
   for (char* block : blocks_) {
-    if (block != nullptr) ::munmap(block, kBlockSize);
+    if (block != nullptr) ::munmap(block, size_);
   }
 }
 
 char* BlockPool::block(std::size_t i) {
   if (blocks_[i] == nullptr) {
-    void* mapped = ::mmap(nullptr, kBlockSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* mapped = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mapped == MAP_FAILED) throw std::bad_alloc();
     blocks_[i] = static_cast<char*>(mapped);
   }
@@ -71,7 +79,8 @@ void Digester::loop() {
 
 // --------------------------------------------------------------- BlockWriter
 
-BlockWriter::BlockWriter(FileOutput& out, FileState& state, bool hash) : out_(out), state_(state), hash_(hash) {}
+BlockWriter::BlockWriter(FileOutput& out, FileState& state, bool hash, std::size_t block_size)
+    : out_(out), state_(state), hash_(hash), pool_(block_size) {}
 
 BlockWriter::~BlockWriter() {
   if (digester_) digester_->drain();  // the thread must not outlive the pool's blocks
@@ -81,11 +90,11 @@ Status BlockWriter::append(std::string_view chunk) {
   state_.bytes += chunk.size();
   while (!chunk.empty()) {
     char* block = pool_.block(current_);
-    const std::size_t n = std::min(chunk.size(), kBlockSize - filled_);
+    const std::size_t n = std::min(chunk.size(), pool_.block_size() - filled_);
     std::memcpy(block + filled_, chunk.data(), n);
     filled_ += n;
     chunk.remove_prefix(n);
-    if (filled_ == kBlockSize) {
+    if (filled_ == pool_.block_size()) {
       if (auto st = write_block(); !st) return st;
     }
   }

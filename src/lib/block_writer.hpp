@@ -21,14 +21,22 @@ namespace mews_export::detail {
 // 64-256 KiB blocks cut write() calls 3-4x against libcurl's 16-64 KiB
 // pieces; larger ones were slower again (cache).
 inline constexpr std::size_t kBlockSize = 128 * 1024;
+inline constexpr std::size_t kMinBlockSize = 32 * 1024;
+// What the blocks of all concurrent transfers may take together.
+inline constexpr std::size_t kBlockBudget = 768 * 1024;
 // One block fills while one is written or digested, one spare for jitter.
 inline constexpr std::size_t kBlockCount = 3;
+
+// The block size when `transfers` run at once: kBlockSize, smaller when many
+// share kBlockBudget, never below kMinBlockSize.
+std::size_t block_size_for(std::size_t transfers);
 
 // A fixed set of page-aligned blocks, mapped on first use and unmapped at the
 // end (not from malloc's per-thread arenas, which keep freed memory).
 class BlockPool {
  public:
-  BlockPool() = default;
+  explicit BlockPool(std::size_t block_size) : size_(block_size) {}
+  std::size_t block_size() const { return size_; }
   BlockPool(const BlockPool&) = delete;
   BlockPool& operator=(const BlockPool&) = delete;
   ~BlockPool();
@@ -38,6 +46,7 @@ class BlockPool {
   char* block(std::size_t i);
 
  private:
+  std::size_t size_;
   char* blocks_[kBlockCount] = {};
 };
 
@@ -78,7 +87,7 @@ class Digester {
 class BlockWriter {
  public:
   // `hash`: compute the SHA-256 (a stream nobody verifies can skip it).
-  BlockWriter(FileOutput& out, FileState& state, bool hash);
+  BlockWriter(FileOutput& out, FileState& state, bool hash, std::size_t block_size = kBlockSize);
   BlockWriter(const BlockWriter&) = delete;
   BlockWriter& operator=(const BlockWriter&) = delete;
   ~BlockWriter();

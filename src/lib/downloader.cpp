@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include <utility>
 
 #include "atomic_file.hpp"
+#include "block_writer.hpp"
 #include "fetch_ahead.hpp"
 #include "ranged.hpp"
 #include "files.hpp"
@@ -123,6 +125,15 @@ struct StreamedFile {
 
 // ------------------------------------------------------------------ helpers
 
+// Transfers that may run at once: files at once, times the ranges of a big one.
+std::size_t concurrent_transfers(const Export& exp, const DownloadOptions& options) {
+  const auto files = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, options.parallel)), exp.files.size());
+  const bool splits = options.out_dir && options.split > 1 &&
+                      std::any_of(exp.files.begin(), exp.files.end(),
+                                  [&](const ExportFile& f) { return f.size_in_bytes >= options.split_min_size; });
+  return files * (splits ? static_cast<std::size_t>(options.split) : 1);
+}
+
 std::string status_name(const Export& exp) {
   if (!exp.status_name.empty()) return exp.status_name;
   return exp.status == ExportStatus::Unknown ? std::string("in no known state") : std::string(to_string(exp.status));
@@ -176,7 +187,8 @@ class Session final : public detail::UrlSource {
                   .stall_timeout = options.stall_timeout,
                   .allow_insecure_http = options.allow_insecure_http,
                   .on_retry = options.on_retry,
-                  .hash = options.out_stream == nullptr || options.hash_stream},
+                  .hash = options.out_stream == nullptr || options.hash_stream,
+                  .block_size = detail::block_size_for(concurrent_transfers(exp, options))},
         current_(exp),
         obtained_(clock.now()) {}
 

@@ -106,6 +106,7 @@ struct TransferSettings {
   bool allow_insecure_http = false;
   RetryCallback on_retry;  // may be empty
   bool hash = true;        // compute the SHA-256 (FileState::hash); newlines always
+  std::size_t block_size = 128 * 1024;  // BlockWriter's (see block_size_for())
 };
 
 class BlockWriter;

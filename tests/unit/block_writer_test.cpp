@@ -135,6 +135,23 @@ TEST(BlockWriter, AFailedWriteIsReturnedAndTheWriterStillStops) {
   EXPECT_EQ(out.data.size(), kBlockSize);  // the first block only
 }  // the destructor drains the digester: no thread outlives the blocks
 
+TEST(BlockWriter, ManyTransfersShareTheBudgetWithSmallerBlocks) {
+  EXPECT_EQ(block_size_for(1), kBlockSize);
+  EXPECT_EQ(block_size_for(2), kBlockSize);
+  EXPECT_EQ(block_size_for(4), 64u * 1024);
+  EXPECT_EQ(block_size_for(8), kMinBlockSize);
+  EXPECT_EQ(block_size_for(64), kMinBlockSize);  // never below
+  // Small blocks still gather and digest in order.
+  const std::string body = lines_of(10 * kMinBlockSize + 5);
+  RecordingOutput out;
+  FileState state;
+  BlockWriter writer(out, state, true, kMinBlockSize);
+  ASSERT_TRUE(feed(writer, body, 6));
+  ASSERT_TRUE(writer.flush());
+  EXPECT_EQ(out.sizes.front(), kMinBlockSize);
+  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));
+}
+
 TEST(PartFile, AppendsAcrossWriteBehindWindowsIntact) {
   testing::TempDir dir;
   auto part = PartFile::open(dir.path() / "big.jsonl");

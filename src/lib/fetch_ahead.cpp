@@ -33,9 +33,12 @@ void FetchWindow::finish(std::size_t index, std::optional<Error> error) {
 }
 
 bool FetchWindow::claim_for_writer(std::size_t index) {
-  std::lock_guard lock(mutex_);
-  if (next_ != index) return false;
-  ++next_;
+  {
+    std::lock_guard lock(mutex_);
+    if (next_ != index) return false;
+    ++next_;
+  }
+  changed_.notify_all();  // fetchers waiting for the writer to take its file may go on
   return true;
 }
 

@@ -39,6 +39,16 @@ TEST(FetchWindow, TheWriterTakesAFileNoFetcherReachedAndErrorsReachIt) {
   EXPECT_EQ(error->kind, ErrorKind::Http);
 }
 
+TEST(FetchWindow, AFetcherThatStartedFirstGoesOnOnceTheWriterTakesItsFile) {
+  FetchWindow window(3, 1);
+  std::optional<std::size_t> got;
+  std::thread fetcher([&] { got = window.claim_ahead(); });  // nothing to take yet: file 0 is the writer's
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(window.claim_for_writer(0));
+  fetcher.join();  // hangs if taking file 0 does not wake the fetcher
+  EXPECT_EQ(got, 1u);
+}
+
 TEST(FetchWindow, StopReleasesWaitingFetchers) {
   FetchWindow window(10, 1);
   EXPECT_TRUE(window.claim_for_writer(0));

@@ -26,7 +26,7 @@ _mews_export()
         --retry-max-time --stall-timeout --allow-insecure-http"
     local export_opts="--entity --enterprise --chain --updated-from
         --updated-to --posting-from --posting-to"
-    local output_opts="-o --output-dir --stdout --parallel --split"
+    local output_opts="-o --output-dir --stdout --parallel --split --validate"
     local wait_opts="--interval --timeout"
 
     # The value of an option that takes one.
@@ -110,7 +110,7 @@ _mews_export()
         config) opts="" ;;
         # --profile (repeatable here) is among the global options.
         sync) opts="--entity --all-entities --all-profiles --enterprise --chain --since
-            --reset -o --output-dir --parallel --split $wait_opts --max-concurrent --shard
+            --reset -o --output-dir --parallel --split --validate $wait_opts --max-concurrent --shard
             --metrics-file --wait-lock" ;;
         *) return ;;
     esac

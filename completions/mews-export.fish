@@ -64,6 +64,7 @@ complete -c mews-export -n $output_cmds -s o -l output-dir -x -a '(__fish_comple
 complete -c mews-export -n $output_cmds -l stdout -d 'Write all records, in order, to standard output'
 complete -c mews-export -n $output_cmds -l parallel -x -a '1 2 4 8 16' -d 'Files downloaded at once (1-64, default 4)'
 complete -c mews-export -n $output_cmds -l split -x -a '1 2 4 8 16' -d 'Range requests at once per file of 64 MiB or more (default 4)'
+complete -c mews-export -n $output_cmds -l validate -d 'Check that every line is a JSON object (exit 6 naming the first bad one)'
 complete -c mews-export -n "__fish_seen_subcommand_from download" -l force -d 'Download again even when a verified copy exists'
 
 # wait, run, sync: polling
@@ -88,6 +89,7 @@ complete -c mews-export -n $sync_cmd -l reset -d 'Forget the bookmark (with --si
 complete -c mews-export -n $sync_cmd -s o -l output-dir -x -a '(__fish_complete_directories)' -d 'Write DIR/<EntityType>/<window>/ + DIR/<EntityType>/sync.jsonl'
 complete -c mews-export -n $sync_cmd -l parallel -x -a '1 2 4 8 16' -d 'Files downloaded at once (1-64, default 4)'
 complete -c mews-export -n $sync_cmd -l split -x -a '1 2 4 8 16' -d 'Range requests at once per file of 64 MiB or more (default 4)'
+complete -c mews-export -n $sync_cmd -l validate -d 'Check that every line is a JSON object (exit 6 naming the first bad one)'
 complete -c mews-export -n $sync_cmd -l max-concurrent -x -a '1 2 4 8 16' -d 'Jobs (profile, entity) at once (1-64, default 4)'
 complete -c mews-export -n $sync_cmd -l shard -x -d 'I/N: only the profiles whose position modulo N is I'
 complete -c mews-export -n $sync_cmd -l metrics-file -r -F -d 'Write a Prometheus textfile of the jobs here'

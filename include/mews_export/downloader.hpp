@@ -69,6 +69,10 @@ struct DownloadOptions {
   // default (nobody can check a stream against it afterwards, and it is a
   // third of the CPU): FileRecord::sha256 is then empty.
   bool hash_stream = false;
+  // Check that every line of every file is a JSON object (simdjson, on the
+  // digest thread); the first bad line fails the download with Verification,
+  // naming the file, the line and its byte offset (a .part is kept).
+  bool validate = false;
   bool force = false;  // download again even when a verified manifest exists
   // Directory mode: a file of at least split_min_size bytes is fetched as
   // `split` Range requests at once (1: never), each resumable on its own
@@ -76,6 +80,11 @@ struct DownloadOptions {
   // ignores Range gets the file in one piece instead.
   int split = 4;
   std::uint64_t split_min_size = std::uint64_t{64} << 20;
+  // A big file's first split_probe_bytes come on one connection, timed; the
+  // rest is split only when they came slower than split_below_rate bytes/s
+  // (on a fast link one connection is faster). 0: no probe, always split.
+  std::uint64_t split_probe_bytes = std::uint64_t{4} << 20;
+  double split_below_rate = 200e6;
   // The export's directory under out_dir when it is not named by the export's
   // id (sync windows): one path component, created by us, never a link.
   std::optional<std::string> directory;

@@ -57,6 +57,7 @@ struct DownloadSpec {
   std::FILE* out_stream = nullptr;               // ... or concatenated here
   int parallel = 4;
   int split = 4;  // DownloadOptions::split
+  bool validate = false;  // DownloadOptions::validate
   bool force = false;
   // The export's directory under out_dir when not its id (sync windows).
   std::optional<std::string> directory;

@@ -107,6 +107,7 @@ struct SyncSpec {
   std::filesystem::path out_dir;  // DIR/<EntityType> (or DIR/<profile>/<EntityType>)
   int parallel = 4;
   int split = 4;  // DownloadOptions::split
+  bool validate = false;  // DownloadOptions::validate
   WaitOptions wait;
   bool wait_lock = false;
 };

@@ -62,6 +62,7 @@ struct OutputOptions {
   bool to_stdout = false;
   std::optional<int> parallel;
   int split = 4;  // ranges per big file (1: none)
+  bool validate = false;
   bool force = false;
 };
 

@@ -211,6 +211,7 @@ Result<std::vector<SyncJob>> jobs_of(const SyncOptions& options, const std::vect
       job.spec.out_dir = root / std::string(to_string(entity));
       job.spec.parallel = s.parallel.value;
       job.spec.split = options.output.split;
+      job.spec.validate = options.output.validate;
       job.spec.wait = wait_options(s);
       job.services = &(*run.context)->services();
       jobs.push_back(std::move(job));

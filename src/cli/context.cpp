@@ -76,7 +76,8 @@ SettingsFlags command_flags(const GlobalOptions& global, const std::optional<std
 }
 
 Result<DownloadSpec> download_spec(const Settings& settings, const OutputOptions& output) {
-  DownloadSpec spec{.parallel = settings.parallel.value, .split = output.split, .force = output.force};
+  DownloadSpec spec{
+      .parallel = settings.parallel.value, .split = output.split, .validate = output.validate, .force = output.force};
   if (output.to_stdout) {
     spec.out_stream = stdout;
   } else if (settings.output_dir) {
@@ -120,6 +121,8 @@ void add_directory_options(CLI::App& command, OutputOptions& output) {
       ->check(CLI::Range(1, kMaxParallel));
   command.add_option("--split", output.split, "Range requests at once per file of 64 MiB or more (1: none; default 4)")
       ->check(CLI::Range(1, 16));
+  command.add_flag("--validate", output.validate,
+                   "check that every line is a JSON object (exit 6 naming the first bad line)");
 }
 
 void add_output_options(CLI::App& command, OutputOptions& output) {

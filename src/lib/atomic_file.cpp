@@ -185,21 +185,24 @@ Status PartFile::append(std::string_view data) {
   }
   const std::uint64_t before = size_;
   size_ += data.size();
-  write_behind(before);
+  write_behind(before, size_);
   return {};
 }
 
 // Advisory (errors ignored: not every file system has it, and finish()
-// fsyncs anyway): when a kWriteBehind window is complete, start its writeback
-// and wait for the previous window's, so dirty pages never pile up.
-void PartFile::write_behind(std::uint64_t before) {
-  const std::uint64_t window = before / kWriteBehind;
-  if (size_ / kWriteBehind == window) return;
-  const auto start = static_cast<off64_t>(window * kWriteBehind);
-  ::sync_file_range(file_.get(), start, static_cast<off64_t>(kWriteBehind), SYNC_FILE_RANGE_WRITE);
-  if (window > 0) {
-    ::sync_file_range(file_.get(), start - static_cast<off64_t>(kWriteBehind), static_cast<off64_t>(kWriteBehind),
-                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+// fsyncs anyway): for each kWriteBehind window that a write of bytes [from,
+// to) completes, start its writeback and wait for the previous window's, so
+// dirty pages never pile up. Ranges written at once each complete their own
+// windows in turn.
+void PartFile::write_behind(std::uint64_t from, std::uint64_t to) {
+  const auto window_bytes = static_cast<off64_t>(kWriteBehind);
+  for (std::uint64_t window = from / kWriteBehind; window < to / kWriteBehind; ++window) {
+    const auto start = static_cast<off64_t>(window * kWriteBehind);
+    ::sync_file_range(file_.get(), start, window_bytes, SYNC_FILE_RANGE_WRITE);
+    if (window > 0) {
+      ::sync_file_range(file_.get(), start - window_bytes, window_bytes,
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    }
   }
 }
 
@@ -208,6 +211,7 @@ Status PartFile::write_at(std::uint64_t offset, std::string_view data) {
   if (const int err = write_all_at(file_.get(), data, offset); err != 0) {
     return std::unexpected(io_error("cannot write", part_path(), err));
   }
+  write_behind(offset, offset + data.size());
   return {};
 }
 

@@ -110,7 +110,7 @@ class PartFile {
 
  private:
   PartFile(std::filesystem::path dir_path, std::string final_name, UniqueFd dir, UniqueFd file, std::uint64_t size);
-  void write_behind(std::uint64_t before);
+  void write_behind(std::uint64_t from, std::uint64_t to);
 
   std::filesystem::path dir_path_;
   std::string final_name_;

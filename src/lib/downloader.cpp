@@ -214,6 +214,8 @@ class Session final : public detail::UrlSource {
   Status check_file_locked(std::size_t index) const;
   void report(std::size_t index, std::uint64_t bytes);
   FileRecord record_of(std::size_t index, FileState& state) const;
+  FileState new_state() const;
+  Status check_lines(std::size_t index, FileState& state) const;
   Manifest base_manifest() const;
 
   HttpTransport& transport_;
@@ -243,6 +245,24 @@ FileRecord Session::record_of(std::size_t index, FileState& state) const {
                     .size_in_bytes = state.bytes,
                     .sha256 = settings_.hash ? state.hash.hex_digest() : std::string(),
                     .lines = state.lines()};
+}
+
+FileState Session::new_state() const {
+  FileState state;
+  if (options_.validate) state.validator = std::make_unique<detail::LineValidator>();
+  return state;
+}
+
+// --validate: the file's lines are JSON objects, or Verification naming the
+// first that is not.
+Status Session::check_lines(std::size_t index, FileState& state) const {
+  if (!state.validator) return {};
+  state.validator->finish();
+  const auto& bad = state.validator->bad_line();
+  if (!bad) return {};
+  return fail(ErrorKind::Verification, part_file_name(index) + " of export " + exp_.id + ", line " +
+                                           std::to_string(bad->line) + " (byte " + std::to_string(bad->offset) +
+                                           "): " + bad->reason);
 }
 
 Status Session::check_file_locked(std::size_t index) const {
@@ -313,12 +333,13 @@ Result<std::optional<FileRecord>> Session::verified_final_file(std::size_t index
   }
   auto file = dir.open_file(name, O_RDONLY);
   if (!file) return std::unexpected(file.error());
-  FileState state;
+  FileState state = new_state();
   auto st = detail::read_range(file->get(), 0, **size, dir.path() / name, [&](std::string_view chunk) {
     state.add(chunk);
     return Status{};
   });
   if (!st) return std::unexpected(st.error());
+  if (auto valid = check_lines(index, state); !valid) return std::unexpected(valid.error());
   report(index, state.bytes);
   return std::optional(record_of(index, state));
 }
@@ -331,7 +352,7 @@ Result<FileRecord> Session::file_to_directory(std::size_t index, const detail::D
   const std::uint64_t expected = exp_.files[index].size_in_bytes;
   auto part = detail::PartFile::open(dir, part_file_name(index));
   if (!part) return std::unexpected(part.error());
-  FileState state;
+  FileState state = new_state();
   if (options_.force) {
     if (auto st = dir.remove(detail::ranges_file_name(part_file_name(index))); !st) return std::unexpected(st.error());
   }
@@ -349,6 +370,7 @@ Result<FileRecord> Session::file_to_directory(std::size_t index, const detail::D
     PartOutput out(*part);
     if (auto st = transfer(index, out, state); !st) return std::unexpected(st.error());
   }
+  if (auto st = check_lines(index, state); !st) return std::unexpected(st.error());  // the .part is kept
   if (auto st = part->finish(); !st) return std::unexpected(st.error());
   return record_of(index, state);
 }
@@ -374,6 +396,8 @@ Result<bool> Session::try_ranges(std::size_t index, const detail::Directory& dir
                                .name = name,
                                .size = expected,
                                .ranges = static_cast<std::size_t>(options_.split),
+                               .probe_bytes = options_.split_probe_bytes,
+                               .split_below = options_.split_below_rate,
                                .on_bytes = [this, index](std::uint64_t bytes) { report(index, bytes); }};
   bool ignored = false;
   auto fetched = detail::fetch_ranges(job, part, state, ignored);
@@ -382,7 +406,7 @@ Result<bool> Session::try_ranges(std::size_t index, const detail::Directory& dir
   // The host sends whole files only: start this one again in one piece.
   if (auto st = dir.remove(detail::ranges_file_name(name)); !st) return std::unexpected(st.error());
   if (auto st = part.truncate(0); !st) return std::unexpected(st.error());
-  state = FileState{};
+  state.reset();
   return false;
 }
 
@@ -527,8 +551,9 @@ Result<Manifest> Session::emit_stream(StreamOutput& out, detail::FetchWindow& wi
 }
 
 Result<StreamedFile> Session::stream_live(std::size_t index, StreamOutput& out) {
-  FileState state;
+  FileState state = new_state();
   if (auto st = transfer(index, out, state); !st) return std::unexpected(st.error());
+  if (auto st = check_lines(index, state); !st) return std::unexpected(st.error());
   return StreamedFile{.record = record_of(index, state), .last = state.last, .temp = {}};
 }
 
@@ -553,9 +578,11 @@ void Session::fetch_ahead(detail::FetchWindow& window, std::vector<StreamedFile>
         error = fd.error();
       } else {
         detail::TempOutput temp(std::move(*fd), window);
-        FileState state;
+        FileState state = new_state();
         if (auto st = transfer(*index, temp, state); !st) {
           error = st.error();
+        } else if (auto valid = check_lines(*index, state); !valid) {
+          error = valid.error();
         } else {
           fetched[*index] = StreamedFile{.record = record_of(*index, state), .last = state.last, .temp = temp.take()};
         }

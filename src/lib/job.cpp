@@ -142,6 +142,7 @@ DownloadOptions download_options(const DownloadSpec& output, const Services& ser
   options.out_stream = output.out_stream;
   options.parallel = output.parallel;
   options.split = output.split;
+  options.validate = output.validate;
   options.force = output.force;
   options.directory = output.directory;
   options.retry = services.api.options().retry;

@@ -32,6 +32,11 @@ class RangeProgress {
       : job_(job), part_(part), ranges_(std::move(ranges)), hasher_(hasher) {}
 
   const std::vector<ByteRange>& ranges() const { return ranges_; }
+  // A new plan (between fetches: no range in flight).
+  void replan(std::vector<ByteRange> ranges) {
+    std::lock_guard lock(mutex_);
+    ranges_ = std::move(ranges);
+  }
 
   // Range `i` now has `done` bytes written.
   void update(std::size_t i, std::uint64_t done) {
@@ -102,20 +107,25 @@ class RangeOutput final : public FileOutput {
 };
 
 // The ranges to fetch: the sidecar's when it is usable with what the .part
-// holds, else a new plan over an emptied .part.
-Result<std::vector<ByteRange>> load_or_plan(const RangedFile& job, PartFile& part) {
+// holds, else (`fresh`) a new plan over an emptied .part: the probe and the
+// rest, or job.ranges ranges when there is no probe.
+Result<std::vector<ByteRange>> load_or_plan(const RangedFile& job, PartFile& part, bool& fresh) {
   const auto sidecar = ranges_file_name(job.name);
   if (auto text = job.dir.read_file(sidecar, 1 << 20)) {
     struct stat st {};
     auto ranges = parse_ranges(*text, job.size);
-    const bool usable = ranges && ranges->size() == job.ranges && ::fstat(part.fd(), &st) == 0 &&
+    const bool usable = ranges && ::fstat(part.fd(), &st) == 0 &&
                         std::all_of(ranges->begin(), ranges->end(), [&](const ByteRange& r) {
                           return r.start + r.done <= static_cast<std::uint64_t>(st.st_size);
                         });
     if (usable) return std::move(*ranges);
   }
+  fresh = true;
   if (auto st = part.truncate(0); !st) return std::unexpected(st.error());
-  auto ranges = plan_ranges(job.size, job.ranges);
+  auto ranges = job.probe_bytes > 0 && job.probe_bytes < job.size
+                    ? std::vector<ByteRange>{{.start = 0, .end = job.probe_bytes, .done = 0},
+                                             {.start = job.probe_bytes, .end = job.size, .done = 0}}
+                    : plan_ranges(job.size, job.ranges);
   if (auto st = write_file_atomically(job.dir, sidecar, ranges_text(job.size, ranges)); !st) {
     return std::unexpected(st.error());
   }
@@ -232,44 +242,86 @@ void PrefixHasher::loop() {
 
 // --------------------------------------------------------------- the driver
 
-Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, bool& ranges_ignored) {
-  auto planned = load_or_plan(job, part);
-  if (!planned) return std::unexpected(planned.error());
-  state = FileState{};
-  PrefixHasher hasher(part.fd(), part.part_path(), state);
-  RangeProgress progress(job, part, std::move(*planned), hasher);
-  hasher.advance(written_prefix(progress.ranges()));
+namespace {
 
+// Fetches the incomplete ranges among `which` at once; the first error, and
+// whether a host ignored Range.
+Status run_ranges(const RangedFile& job, PartFile& part, RangeProgress& progress, const std::vector<std::size_t>& which,
+                  bool& ranges_ignored) {
   TransferSettings settings = job.settings;
   settings.hash = false;  // the PrefixHasher hashes the whole file, in order
-  const std::size_t count = progress.ranges().size();
-  std::vector<std::optional<Error>> errors(count);
-  std::vector<char> ignored(count, 0);
+  std::vector<std::optional<Error>> errors(which.size());
+  std::vector<char> ignored(which.size(), 0);
   {
     std::vector<std::jthread> threads;
-    for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t k = 0; k < which.size(); ++k) {
+      const std::size_t i = which[k];
       const ByteRange range = progress.ranges()[i];
       if (range.complete()) continue;
-      threads.emplace_back([&, i, range] {
+      threads.emplace_back([&, k, i, range] {
         FileTransfer transfer(job.transport, job.clock, job.urls, settings, job.index, job.name, range.length());
         transfer.set_range(range.start);
         RangeOutput out(part, progress, i);
         FileState own;
         own.bytes = range.done;
         try {
-          if (auto st = transfer.run(out, own, {}); !st) errors[i] = st.error();
+          if (auto st = transfer.run(out, own, {}); !st) errors[k] = st.error();
         } catch (const std::exception& e) {  // bad_alloc: an error, not an abort
-          errors[i] = Error{.kind = ErrorKind::Io, .message = "downloading " + job.name + ": " + e.what()};
+          errors[k] = Error{.kind = ErrorKind::Io, .message = "downloading " + job.name + ": " + e.what()};
         }
-        ignored[i] = transfer.ranges_ignored() ? 1 : 0;
+        ignored[k] = transfer.ranges_ignored() ? 1 : 0;
       });
     }
   }  // the ranges join here
-  ranges_ignored = std::any_of(ignored.begin(), ignored.end(), [](char c) { return c != 0; });
+  ranges_ignored = ranges_ignored || std::any_of(ignored.begin(), ignored.end(), [](char c) { return c != 0; });
   for (auto& error : errors) {
-    if (!error) continue;
+    if (error) return std::unexpected(std::move(*error));
+  }
+  return {};
+}
+
+std::vector<std::size_t> all_of(const std::vector<ByteRange>& ranges) {
+  std::vector<std::size_t> which(ranges.size());
+  for (std::size_t i = 0; i < which.size(); ++i) which[i] = i;
+  return which;
+}
+
+// A fresh file starts with a probe: its first job.probe_bytes alone, timed.
+// Slower than job.split_below (bytes/s) on one connection, the rest is split
+// into job.ranges ranges; faster, the rest comes on one connection too
+// (splitting a fast local link only adds work: seeks, a second read for the
+// hash, more dirty windows at once).
+Status probe_then_plan(const RangedFile& job, PartFile& part, RangeProgress& progress, bool& ranges_ignored) {
+  const auto started = job.clock.now();
+  if (auto st = run_ranges(job, part, progress, {0}, ranges_ignored); !st) return st;
+  const std::chrono::duration<double> took = job.clock.now() - started;
+  const double rate = took.count() > 0 ? static_cast<double>(job.probe_bytes) / took.count() : 1e300;
+  if (rate >= job.split_below) return {};
+  std::vector<ByteRange> ranges{progress.ranges()[0]};
+  for (auto r : plan_ranges(job.size - job.probe_bytes, job.ranges)) {
+    ranges.push_back(ByteRange{.start = r.start + job.probe_bytes, .end = r.end + job.probe_bytes, .done = 0});
+  }
+  progress.replan(std::move(ranges));
+  return progress.save();
+}
+
+}  // namespace
+
+Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, bool& ranges_ignored) {
+  bool fresh = false;
+  auto planned = load_or_plan(job, part, fresh);
+  if (!planned) return std::unexpected(planned.error());
+  state.reset();
+  PrefixHasher hasher(part.fd(), part.part_path(), state);
+  RangeProgress progress(job, part, std::move(*planned), hasher);
+  hasher.advance(written_prefix(progress.ranges()));
+
+  const bool probe = fresh && job.probe_bytes > 0 && job.probe_bytes < job.size;
+  Status fetched = probe ? probe_then_plan(job, part, progress, ranges_ignored) : Status{};
+  if (fetched) fetched = run_ranges(job, part, progress, all_of(progress.ranges()), ranges_ignored);
+  if (!fetched) {
     (void)progress.save();  // the next run resumes every range where it stopped
-    return std::unexpected(std::move(*error));
+    return fetched;
   }
   if (auto st = hasher.finish(job.size); !st) return st;
   state.bytes = job.size;

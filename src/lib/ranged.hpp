@@ -89,10 +89,15 @@ struct RangedFile {
   std::string name;  // the final name, "part-001.jsonl"
   std::uint64_t size = 0;
   std::size_t ranges = 4;
+  // A fresh file's first probe_bytes come alone; the rest is split only when
+  // they came slower than split_below bytes/s (0: no probe, always split).
+  std::uint64_t probe_bytes = 0;
+  double split_below = 0;
   std::function<void(std::uint64_t)> on_bytes;  // bytes written so far, all ranges; may be empty
 };
 
-// Fetches file `job.name` into `part` as job.ranges ranges at once, resuming
+// Fetches file `job.name` into `part` as job.ranges ranges at once (after a
+// probe that may keep it on one connection), resuming
 // the ranges its sidecar records (a missing or unusable sidecar starts the
 // file again). On success `state` covers the whole file (bytes, hash, lines),
 // part's size is set and the sidecar removed; on failure the sidecar keeps

@@ -115,7 +115,7 @@ Result<JobResult> export_window(const SyncSpec& spec, SyncWindow& window, const 
   }();
   const JobSpec job{
       .args = final_args,
-      .output = DownloadSpec{.out_dir = spec.out_dir, .parallel = spec.parallel, .split = spec.split, .directory = window.directory_name()},
+      .output = DownloadSpec{.out_dir = spec.out_dir, .parallel = spec.parallel, .split = spec.split, .validate = spec.validate, .directory = window.directory_name()},
       .wait = spec.wait,
       .lock_held = true};
   return run_job(job, services);

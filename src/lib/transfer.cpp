@@ -155,7 +155,7 @@ class FileSink {
         attempt_.local_error = st.error();
         return false;
       }
-      state_ = FileState{};
+      state_.reset();
       validator_ = validator;
       return true;
     }
@@ -217,6 +217,12 @@ std::uint64_t count_newlines(std::string_view chunk) {
   return n;
 }
 
+void FileState::reset() {
+  const bool validating = validator != nullptr;
+  *this = FileState{};
+  if (validating) validator = std::make_unique<LineValidator>();
+}
+
 void FileState::add(std::string_view chunk) {
   bytes += chunk.size();
   digest(chunk, true);
@@ -227,6 +233,7 @@ void FileState::digest(std::string_view chunk, bool with_hash) {
   if (with_hash) hash.update(chunk);
   newlines += count_newlines(chunk);
   last = chunk.back();
+  if (validator) validator->feed(chunk);
 }
 
 Verdict classify(const Attempt& a, std::uint64_t bytes, std::uint64_t expected, UtcTime now) {
@@ -297,7 +304,7 @@ Attempt FileTransfer::attempt(const std::string& url, FileOutput& out, BlockWrit
   if ((result.range_mismatch || shorter) && out.can_restart()) {
     // Start again from byte 0 rather than guess where the server's bytes belong.
     if (auto st = out.restart(); !st) result.local_error = st.error();
-    state = FileState{};
+    state.reset();
   }
   return result;
 }

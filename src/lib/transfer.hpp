@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "mews_export/error.hpp"
 #include "mews_export/http.hpp"
 #include "mews_export/retry.hpp"
+#include "line_validator.hpp"
 #include "sha256.hpp"
 
 namespace mews_export::detail {
@@ -31,7 +33,11 @@ struct FileState {
   std::uint64_t bytes = 0;
   std::uint64_t newlines = 0;
   char last = '\n';
+  // --validate: every line must be a JSON object (null: not checked).
+  std::unique_ptr<LineValidator> validator;
 
+  // Forgets every byte (a restart); a validator starts again too.
+  void reset();
   void add(std::string_view chunk);
   // add() without counting bytes: the hash (when `hash`), newlines and last
   // byte only (BlockWriter counts bytes as it accepts them).

@@ -752,6 +752,46 @@ TEST_F(DownloaderTest, AFailedRangeIsTheOnlyOneFetchedAgainByTheNextRun) {
   EXPECT_FALSE(fs::exists(sidecar));
 }
 
+// With a probe of 1000 bytes: `per_request` is how long each file request
+// takes on the fake clock.
+Result<DownloadResult> probe_and_fetch(FakeTransport& transport, FakeClock& clock, const Export& exp,
+                                       const std::string& body, const fs::path& out, Clock::duration per_request) {
+  transport.on(route(0), [&clock, per_request, h = serve(body)](const HttpRequest& r, const BodySink* sink) {
+    clock.advance(per_request);
+    return h(r, sink);
+  });
+  DownloadOptions options = split_options(out, 4);
+  options.split_probe_bytes = 1000;
+  options.split_below_rate = 1e6;  // bytes/s
+  Downloader downloader(transport, clock, nullptr);
+  return downloader.download(exp, options);
+}
+
+TEST_F(DownloaderTest, ASlowProbeSplitsTheRestOfTheFile) {
+  const std::string body = make_lines(2000, "slow");
+  const auto exp = make_export("exp-probe-slow", {body});
+  auto result = probe_and_fetch(transport, clock, exp, body, dir.path(), std::chrono::seconds{1});  // 1000 B/s
+  ASSERT_TRUE(result) << result.error().message;
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), 5u);  // the probe, then the rest in 4 ranges
+  EXPECT_EQ(requests[0].range_from, 0u);
+  EXPECT_EQ(requests[0].range_to, 999u);
+  EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), body);
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(body));
+}
+
+TEST_F(DownloaderTest, AFastProbeKeepsTheRestOnOneConnection) {
+  const std::string body = make_lines(2000, "fast");
+  const auto exp = make_export("exp-probe-fast", {body});
+  auto result = probe_and_fetch(transport, clock, exp, body, dir.path(), std::chrono::milliseconds{0});
+  ASSERT_TRUE(result) << result.error().message;
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), 2u);  // the probe, then everything else at once
+  EXPECT_EQ(requests[1].range_from, 1000u);
+  EXPECT_EQ(requests[1].range_to, body.size() - 1);
+  EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), body);
+}
+
 TEST_F(DownloaderTest, AHostThatIgnoresRangesGetsTheFileInOnePiece) {
   const std::vector<std::string> contents = {make_lines(1500, "whole")};
   const auto exp = make_export("exp-split-ignored", contents);
@@ -777,6 +817,45 @@ TEST_F(DownloaderTest, AOnePiecePartFileIsResumedInOnePiece) {
   EXPECT_EQ(transport.requests()[0].range_from, 5000u);
   EXPECT_FALSE(transport.requests()[0].range_to.has_value());
   EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), contents[0]);
+}
+
+TEST_F(DownloaderTest, ValidateNamesTheFirstLineThatIsNotAnObjectAndKeepsThePart) {
+  const std::vector<std::string> contents = {make_lines(5, "ok"), make_lines(2, "x") + "not json\n" + make_lines(3, "y")};
+  const auto exp = make_export("exp-validate", contents);
+  serve_all(contents);
+  DownloadOptions options = dir_options();
+  options.validate = true;
+  Downloader downloader(transport, clock, nullptr);
+  auto result = downloader.download(exp, options);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Verification);
+  EXPECT_NE(result.error().message.find("part-002.jsonl"), std::string::npos) << result.error().message;
+  EXPECT_NE(result.error().message.find("line 3 (byte " + std::to_string(make_lines(2, "x").size()) + ")"),
+            std::string::npos)
+      << result.error().message;
+  EXPECT_TRUE(fs::exists(dir.path() / exp.id / "part-001.jsonl"));  // a good file keeps its name
+  EXPECT_FALSE(fs::exists(dir.path() / exp.id / "part-002.jsonl"));
+  EXPECT_FALSE(fs::exists(dir.path() / exp.id / "manifest.json"));
+
+  options.validate = false;  // without --validate the same bytes are accepted
+  EXPECT_TRUE(downloader.download(exp, options));
+}
+
+TEST_F(DownloaderTest, ValidateAcceptsGoodFilesInEveryMode) {
+  const std::vector<std::string> contents = {make_lines(300, "a"), make_lines(40, "b")};
+  const auto exp = make_export("exp-validate-ok", contents);
+  serve_all(contents);
+  Downloader downloader(transport, clock, nullptr);
+  DownloadOptions to_dir = split_options(dir.path(), 3);  // file 1 in ranges, through the PrefixHasher
+  to_dir.validate = true;
+  ASSERT_TRUE(downloader.download(exp, to_dir));
+  StreamFile out;
+  DownloadOptions to_stream;
+  to_stream.out_stream = out.get();
+  to_stream.parallel = 2;  // file 2 fetched ahead
+  to_stream.validate = true;
+  ASSERT_TRUE(downloader.download(exp, to_stream));
+  EXPECT_EQ(out.contents(), contents[0] + contents[1]);
 }
 
 // -------------------------------------------------------- failure modes

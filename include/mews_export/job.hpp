@@ -56,7 +56,7 @@ struct DownloadSpec {
   std::optional<std::filesystem::path> out_dir;  // files in out_dir/<ExportId>/ ...
   std::FILE* out_stream = nullptr;               // ... or concatenated here
   int parallel = 4;
-  int split = 4;  // DownloadOptions::split
+  int split = 4;          // DownloadOptions::split
   bool validate = false;  // DownloadOptions::validate
   bool force = false;
   // The export's directory under out_dir when not its id (sync windows).

@@ -106,7 +106,7 @@ struct SyncSpec {
   bool reset = false;             // forget the bookmark first (needed to use `since` when there is one)
   std::filesystem::path out_dir;  // DIR/<EntityType> (or DIR/<profile>/<EntityType>)
   int parallel = 4;
-  int split = 4;  // DownloadOptions::split
+  int split = 4;          // DownloadOptions::split
   bool validate = false;  // DownloadOptions::validate
   WaitOptions wait;
   bool wait_lock = false;

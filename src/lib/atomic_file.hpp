@@ -4,8 +4,8 @@
 // relative to a Directory and never through a symbolic link.
 #pragma once
 
-#include <cstdint>
 #include <sys/types.h>
+#include <cstdint>
 
 #include <filesystem>
 #include <functional>

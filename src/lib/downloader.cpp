@@ -20,11 +20,11 @@
 #include "atomic_file.hpp"
 #include "block_writer.hpp"
 #include "fetch_ahead.hpp"
-#include "ranged.hpp"
 #include "files.hpp"
 #include "mews_export/cancel.hpp"
 #include "mews_export/time.hpp"
 #include "mews_export/untrusted.hpp"
+#include "ranged.hpp"
 #include "transfer.hpp"
 
 namespace mews_export {
@@ -533,8 +533,8 @@ Result<Manifest> Session::emit_stream(StreamOutput& out, detail::FetchWindow& wi
   Manifest manifest = base_manifest();
   for (std::size_t index = 0; index < exp_.files.size(); ++index) {
     if (cancel_requested()) return std::unexpected(detail::interrupted_keeping_files());
-    auto file = window.claim_for_writer(index) ? stream_live(index, out)
-                                               : copy_fetched(index, window, fetched[index], out);
+    auto file =
+        window.claim_for_writer(index) ? stream_live(index, out) : copy_fetched(index, window, fetched[index], out);
     if (!file) {
       (void)out.flush();  // what was verified so far reaches the reader
       return std::unexpected(file.error());

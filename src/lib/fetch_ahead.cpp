@@ -16,9 +16,8 @@ FetchWindow::FetchWindow(std::size_t count, std::size_t ahead)
 std::optional<std::size_t> FetchWindow::claim_ahead() {
   std::unique_lock lock(mutex_);
   // Never the writer's own file (next_ > emitting_), never beyond the window.
-  changed_.wait(lock, [this] {
-    return stop_ || next_ >= count_ || (next_ > emitting_ && next_ <= emitting_ + ahead_);
-  });
+  changed_.wait(lock,
+                [this] { return stop_ || next_ >= count_ || (next_ > emitting_ && next_ <= emitting_ + ahead_); });
   if (stop_ || next_ >= count_) return std::nullopt;
   return next_++;
 }

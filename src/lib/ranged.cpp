@@ -114,10 +114,10 @@ Result<std::vector<ByteRange>> load_or_plan(const RangedFile& job, PartFile& par
   if (auto text = job.dir.read_file(sidecar, 1 << 20)) {
     struct stat st {};
     auto ranges = parse_ranges(*text, job.size);
-    const bool usable = ranges && ::fstat(part.fd(), &st) == 0 &&
-                        std::all_of(ranges->begin(), ranges->end(), [&](const ByteRange& r) {
-                          return r.start + r.done <= static_cast<std::uint64_t>(st.st_size);
-                        });
+    const bool usable =
+        ranges && ::fstat(part.fd(), &st) == 0 && std::all_of(ranges->begin(), ranges->end(), [&](const ByteRange& r) {
+          return r.start + r.done <= static_cast<std::uint64_t>(st.st_size);
+        });
     if (usable) return std::move(*ranges);
   }
   fresh = true;
@@ -173,8 +173,7 @@ std::optional<std::vector<ByteRange>> parse_ranges(std::string_view text, std::u
     const auto start = next_number(text);
     const auto end = next_number(text);
     const auto done = next_number(text);
-    if (!start || !end || !done || *start != expected_start || *end <= *start || *end > size ||
-        *done > *end - *start) {
+    if (!start || !end || !done || *start != expected_start || *end <= *start || *end > size || *done > *end - *start) {
       return std::nullopt;
     }
     ranges.push_back(ByteRange{.start = *start, .end = *end, .done = *done});

@@ -113,11 +113,14 @@ Result<JobResult> export_window(const SyncSpec& spec, SyncWindow& window, const 
     a.chain_ids = spec.chain_ids;
     return a;
   }();
-  const JobSpec job{
-      .args = final_args,
-      .output = DownloadSpec{.out_dir = spec.out_dir, .parallel = spec.parallel, .split = spec.split, .validate = spec.validate, .directory = window.directory_name()},
-      .wait = spec.wait,
-      .lock_held = true};
+  const JobSpec job{.args = final_args,
+                    .output = DownloadSpec{.out_dir = spec.out_dir,
+                                           .parallel = spec.parallel,
+                                           .split = spec.split,
+                                           .validate = spec.validate,
+                                           .directory = window.directory_name()},
+                    .wait = spec.wait,
+                    .lock_held = true};
   return run_job(job, services);
 }
 

@@ -12,11 +12,11 @@
 #include <string>
 #include <string_view>
 
+#include "line_validator.hpp"
 #include "mews_export/clock.hpp"
 #include "mews_export/error.hpp"
 #include "mews_export/http.hpp"
 #include "mews_export/retry.hpp"
-#include "line_validator.hpp"
 #include "sha256.hpp"
 
 namespace mews_export::detail {
@@ -81,7 +81,7 @@ struct Attempt {
   std::optional<Error> local_error;                          // the output failed (disk full, stream closed)
   bool overflow = false;                                     // more bytes than SizeInBytes arrived
   bool range_mismatch = false;                               // a 206 that does not start where we asked
-  bool changed = false;  // the file changed since our first bytes; a stream cannot restart
+  bool changed = false;        // the file changed since our first bytes; a stream cannot restart
   bool range_ignored = false;  // a bounded range was answered with the whole file
 };
 
@@ -110,8 +110,8 @@ struct TransferSettings {
   RetryPolicy retry;
   std::chrono::seconds stall_timeout{60};
   bool allow_insecure_http = false;
-  RetryCallback on_retry;  // may be empty
-  bool hash = true;        // compute the SHA-256 (FileState::hash); newlines always
+  RetryCallback on_retry;               // may be empty
+  bool hash = true;                     // compute the SHA-256 (FileState::hash); newlines always
   std::size_t block_size = 128 * 1024;  // BlockWriter's (see block_size_for())
 };
 
@@ -152,7 +152,7 @@ class FileTransfer {
   std::size_t index_;
   std::string name_;
   std::uint64_t expected_;
-  std::string validator_;  // ETag (or Last-Modified) of the first response: If-Range on resume
+  std::string validator_;              // ETag (or Last-Modified) of the first response: If-Range on resume
   std::optional<std::uint64_t> base_;  // set_range(): the range's first byte in the file
   bool ranges_ignored_ = false;
 };

@@ -2,10 +2,10 @@
 // own temporary directory (kept when the test fails).
 #include <gtest/gtest.h>
 
-#include <future>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <future>
 
 #include <atomic>
 #include <chrono>
@@ -625,8 +625,8 @@ TEST_F(DownloaderTest, StreamWithParallelFetchesAheadAndKeepsTheOrder) {
   // File 0 is held until file 2 has been asked for: only fetching ahead gets there.
   std::promise<void> third_asked;
   auto asked = third_asked.get_future().share();
-  transport.on(route(2), [&, once = std::make_shared<std::once_flag>(), h = serve(contents[2])](
-                             const HttpRequest& r, const BodySink* sink) {
+  transport.on(route(2), [&, once = std::make_shared<std::once_flag>(), h = serve(contents[2])](const HttpRequest& r,
+                                                                                                const BodySink* sink) {
     std::call_once(*once, [&] { third_asked.set_value(); });
     return h(r, sink);
   });
@@ -726,9 +726,10 @@ TEST_F(DownloaderTest, AFailedRangeIsTheOnlyOneFetchedAgainByTheNextRun) {
     if (r.range_from == third_from) {  // a 206 whose connection drops after 100 bytes
       HttpResponse head;
       head.status = 206;
-      head.headers["content-range"] = "bytes " + std::to_string(third_from) + "-" + std::to_string(*r.range_to) +
-                                      "/" + std::to_string(contents[0].size());
-      if (sink->decide(head) == BodyAction::Receive) sink->on_data(std::string_view(contents[0]).substr(third_from, 100));
+      head.headers["content-range"] = "bytes " + std::to_string(third_from) + "-" + std::to_string(*r.range_to) + "/" +
+                                      std::to_string(contents[0].size());
+      if (sink->decide(head) == BodyAction::Receive)
+        sink->on_data(std::string_view(contents[0]).substr(third_from, 100));
       return Result<HttpResponse>(std::unexpected(Error{.kind = ErrorKind::Network, .message = "reset"}));
     }
     if (r.range_from == third_from + 100) return respond(sink, 400, "no");
@@ -820,7 +821,8 @@ TEST_F(DownloaderTest, AOnePiecePartFileIsResumedInOnePiece) {
 }
 
 TEST_F(DownloaderTest, ValidateNamesTheFirstLineThatIsNotAnObjectAndKeepsThePart) {
-  const std::vector<std::string> contents = {make_lines(5, "ok"), make_lines(2, "x") + "not json\n" + make_lines(3, "y")};
+  const std::vector<std::string> contents = {make_lines(5, "ok"),
+                                             make_lines(2, "x") + "not json\n" + make_lines(3, "y")};
   const auto exp = make_export("exp-validate", contents);
   serve_all(contents);
   DownloadOptions options = dir_options();

@@ -13,9 +13,9 @@ namespace {
 
 TEST(FetchWindow, FetchersStayWithinTheWindowAndNeverTakeTheWritersFile) {
   FetchWindow window(5, 2);
-  EXPECT_TRUE(window.claim_for_writer(0));   // nobody claimed file 0: the writer streams it
+  EXPECT_TRUE(window.claim_for_writer(0));  // nobody claimed file 0: the writer streams it
   EXPECT_EQ(window.claim_ahead(), 1u);
-  EXPECT_EQ(window.claim_ahead(), 2u);       // two ahead of file 0
+  EXPECT_EQ(window.claim_ahead(), 2u);  // two ahead of file 0
   std::optional<std::size_t> third;
   std::thread fetcher([&] { third = window.claim_ahead(); });  // file 3 waits for the window
   std::this_thread::sleep_for(std::chrono::milliseconds(20));

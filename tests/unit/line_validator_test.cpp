@@ -27,7 +27,9 @@ std::optional<BadLine> validate(std::string_view text, std::size_t max_piece, un
 std::string good_lines(int count) {
   std::string out;
   for (int i = 0; i < count; ++i) {
-    out += R"({"Id":")" + std::to_string(i) + R"(","Nested":{"A":[1,2,{"B":null}]},"Text":"a\nb \u00e9"})" "\n";
+    out += R"({"Id":")" + std::to_string(i) +
+           R"(","Nested":{"A":[1,2,{"B":null}]},"Text":"a\nb \u00e9"})"
+           "\n";
   }
   return out;
 }

@@ -21,11 +21,11 @@ TEST(Ranges, TheSidecarRoundTripsAndRejectsWhatDoesNotFit) {
   ranges[1].done = 100;
   const auto text = ranges_text(1000, ranges);
   EXPECT_EQ(parse_ranges(text, 1000), ranges);
-  EXPECT_FALSE(parse_ranges(text, 999));                      // another size: another file
+  EXPECT_FALSE(parse_ranges(text, 999));  // another size: another file
   EXPECT_FALSE(parse_ranges("garbage", 1000));
-  EXPECT_FALSE(parse_ranges(text.substr(0, text.size() - 8), 1000));  // cut short
+  EXPECT_FALSE(parse_ranges(text.substr(0, text.size() - 8), 1000));                       // cut short
   EXPECT_FALSE(parse_ranges("mews-export-ranges 1 1000 2\n0 400 0\n500 1000 0\n", 1000));  // a gap
-  EXPECT_FALSE(parse_ranges("mews-export-ranges 1 1000 1\n0 1000 1001\n", 1000));         // done beyond
+  EXPECT_FALSE(parse_ranges("mews-export-ranges 1 1000 1\n0 1000 1001\n", 1000));          // done beyond
   EXPECT_FALSE(parse_ranges("mews-export-ranges 1 1000 1\n0 1000 0\n7\n", 1000));          // trailing junk
 }
 

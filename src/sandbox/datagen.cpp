@@ -548,8 +548,10 @@ void append_record(const FileSpec& spec, std::uint64_t index, std::string& out) 
   Json j = generate(c);
   if (spec.dataset) j["Id"] = dataset_record_id(spec.dataset->token_index, spec.entity, spec.dataset->first + index);
   if (spec.mutation > 0) rotate_strings(j, static_cast<int>((spec.mutation - 1) % 25 + 1));
+  const std::size_t start = out.size();
   out += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   out += '\n';
+  if (spec.bad_json && index == 0) out[start] = '[';
 }
 
 std::string generate_record(const FileSpec& spec, std::uint64_t index) {

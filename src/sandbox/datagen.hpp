@@ -50,6 +50,9 @@ struct FileSpec {
   // Content version: when > 0 the ASCII letters of every string value are
   // rotated (a -> b for version 1), which keeps every record's length.
   std::uint32_t mutation = 0;
+  // bad_json fault: the first record's opening '{' is served as '[', so that
+  // line is not JSON (the size is unchanged).
+  bool bad_json = false;
   // Dataset mode: which records of the population (`records` of them); their
   // times, ids and content depend on the slice, not on file_index or filters.
   std::optional<DatasetSlice> dataset;

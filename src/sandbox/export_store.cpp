@@ -73,6 +73,7 @@ std::string content_key(const FileSpec& s) {
                     std::to_string(s.records) + "|" + std::to_string(s.target_bytes);
   if (s.updated) key += "|u" + std::to_string(s.updated->first) + "-" + std::to_string(s.updated->second);
   if (s.posting) key += "|p" + std::to_string(s.posting->first) + "-" + std::to_string(s.posting->second);
+  if (s.bad_json) key += "|bad_json";
   for (const auto& id : s.enterprise_ids) key += "|e" + id;
   if (s.dataset)
     key += "|d" + std::to_string(s.dataset->token_index) + ":" + std::to_string(s.dataset->t0) + ":" +
@@ -220,11 +221,17 @@ void ExportStore::plan_dataset_files(State& e, const ExportRequest& request) con
   }
 }
 
-// drop_final_newline faults, counted per export created.
+// drop_final_newline and bad_json faults, counted per export created.
 void ExportStore::apply_creation_faults(State& e) {
   if (auto f = faults_.hit(FaultTarget::File, FaultPhase::Creation, e.entity, std::nullopt))
-    for (std::uint32_t k = 0; k < e.specs.size(); ++k)
-      if (!f->file_index || *f->file_index == k) e.drop_final_newline[k] = true;
+    for (std::uint32_t k = 0; k < e.specs.size(); ++k) {
+      if (f->file_index && *f->file_index != k) continue;
+      if (f->action == FaultAction::BadJson) {
+        e.specs[k].bad_json = true;
+      } else {
+        e.drop_final_newline[k] = true;
+      }
+    }
 }
 
 std::shared_ptr<ExportStore::State> ExportStore::new_state(const ExportRequest& request) const {

@@ -103,6 +103,7 @@ const char* action_name(FaultAction a) {
     case FaultAction::Truncate: return "truncate";
     case FaultAction::Stall: return "stall";
     case FaultAction::DropFinalNewline: return "drop_final_newline";
+    case FaultAction::BadJson: return "bad_json";
     case FaultAction::ExtraBytes: return "extra_bytes";
     case FaultAction::Redirect: return "redirect";
     case FaultAction::Gzip: return "gzip";
@@ -119,7 +120,7 @@ const char* action_name(FaultAction a) {
 }
 
 FaultPhase phase_of(FaultAction action) {
-  if (action == FaultAction::DropFinalNewline) return FaultPhase::Creation;
+  if (action == FaultAction::DropFinalNewline || action == FaultAction::BadJson) return FaultPhase::Creation;
   if (action == FaultAction::Mutate) return FaultPhase::Content;
   return FaultPhase::Response;
 }

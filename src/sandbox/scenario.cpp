@@ -54,6 +54,7 @@ constexpr ActionInfo kActions[] = {
     {"truncate", FaultAction::Truncate, kFile},
     {"stall", FaultAction::Stall, kFile},
     {"drop_final_newline", FaultAction::DropFinalNewline, kFile},
+    {"bad_json", FaultAction::BadJson, kFile},
     {"extra_bytes", FaultAction::ExtraBytes, kFile},
     {"redirect", FaultAction::Redirect, kAnyTarget},
     {"gzip", FaultAction::Gzip, kFile},

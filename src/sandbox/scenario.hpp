@@ -31,6 +31,7 @@ enum class FaultAction {
   Truncate,
   Stall,
   DropFinalNewline,
+  BadJson,  // file: the first record starts with '[' instead of '{' (same size; fixed at creation)
   ExtraBytes,
   Redirect,      // file: 302/307 to `location` or /redirected/files/<id>/<i>?expires&signature (same bytes);
                  // add/getAll: 307 (or `status`) to `location`

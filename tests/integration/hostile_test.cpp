@@ -142,7 +142,19 @@ TEST_F(Hostile, AFullStdoutIsAnErrorAndTheNewIdIsNotSilentlyLost) {
   EXPECT_NE(json_out.exit_code, 0);
 }
 
-TEST_F(Hostile, AReaderThatStopsEarlyEndsTheRunQuietlyWith141) {
+// More data than a 1 MiB pipe holds, so the reader's exit is always noticed
+// (a smaller export may be written whole before `head` is gone: exit 0).
+class HostileBigStream : public Hostile {
+ protected:
+  static json scenario() {
+    json s = kQuick;
+    s["entities"] = {{"*", {{"files", 2}, {"records_per_file", 4000}}}};
+    return s;
+  }
+  HostileBigStream() : Hostile(scenario()) {}
+};
+
+TEST_F(HostileBigStream, AReaderThatStopsEarlyEndsTheRunQuietlyWith141) {
   const auto r = shell(
       "\"$ME\" run --entity Customer --stdout --interval 20ms | head -c 100 > /dev/null; "
       "echo \"status=${PIPESTATUS[0]}\"");
@@ -423,4 +435,33 @@ TEST(HostileAnswers, RunningOutOfMemoryIsAnOrdinaryErrorNotAnAbort) {
                   cli.cli_env({{"ME", MEWS_EXPORT_BIN}}));
   EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("out of memory"), std::string::npos) << r.stderr_text;
+}
+
+// ------------------------------------------------------ data that is not JSON
+
+class HostileBadLine : public Hostile {
+ protected:
+  static json scenario() {
+    json s = kQuick;
+    s["faults"] = json::array({{{"target", "file"}, {"entity", "Bill"}, {"file_index", 1}, {"action", "bad_json"}}});
+    return s;
+  }
+  HostileBadLine() : Hostile(scenario()) {}
+};
+
+TEST_F(HostileBadLine, ValidateNamesTheLineThatIsNotJsonAndExits6) {
+  const std::string id = finished_export("Bill");
+  const auto out = (dir() / "out").string();
+  const auto checked = cli({"download", id, "-o", out, "--validate"});
+  EXPECT_EQ(checked.exit_code, 6) << checked.stderr_text;
+  EXPECT_NE(checked.stderr_text.find("part-002.jsonl"), std::string::npos) << checked.stderr_text;
+  EXPECT_NE(checked.stderr_text.find("line 1 (byte 0)"), std::string::npos) << checked.stderr_text;
+  EXPECT_TRUE(fs::exists(fs::path(out) / id / "part-001.jsonl"));
+  EXPECT_FALSE(fs::exists(fs::path(out) / id / "manifest.json"));
+
+  const auto streamed = cli({"download", id, "--stdout", "--validate"});
+  EXPECT_EQ(streamed.exit_code, 6) << streamed.stderr_text;
+
+  const auto unchecked = cli({"download", id, "-o", out});  // without --validate the bytes are taken as served
+  EXPECT_EQ(unchecked.exit_code, 0) << unchecked.stderr_text;
 }

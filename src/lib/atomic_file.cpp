@@ -215,6 +215,12 @@ Status PartFile::write_at(std::uint64_t offset, std::string_view data) {
   return {};
 }
 
+bool PartFile::has_holes() const {
+  if (!file_.valid() || size_ == 0) return false;
+  const off_t hole = ::lseek(file_.get(), 0, SEEK_HOLE);
+  return hole >= 0 && static_cast<std::uint64_t>(hole) < size_;
+}
+
 Status PartFile::truncate(std::uint64_t size) {
   if (!file_.valid()) return std::unexpected(io_error("cannot truncate", part_path(), EBADF));
   while (::ftruncate(file_.get(), static_cast<off_t>(size)) != 0) {

@@ -99,6 +99,9 @@ class PartFile {
   void set_size(std::uint64_t size) { size_ = size; }
   // The descriptor, for reading back what write_at() wrote.
   int fd() const { return file_.get(); }
+  // True when the file system reports a hole before size() (bytes never
+  // written: ranges of an interrupted split download). False when unsure.
+  bool has_holes() const;
   // Cuts the file to `size` bytes (0 to start again). Io on failure.
   Status truncate(std::uint64_t size);
   // Reads bytes [from, size()) in chunks, passing each to `fn`. Io on failure.

@@ -359,7 +359,9 @@ Result<FileRecord> Session::file_to_directory(std::size_t index, const detail::D
   auto ranged = try_ranges(index, dir, *part, state);
   if (!ranged) return std::unexpected(ranged.error());
   if (!*ranged) {
-    if (options_.force || part->size() > expected) {
+    // A .part with holes was written by ranges whose sidecar is gone: its
+    // size says nothing about which bytes are there.
+    if (options_.force || part->size() > expected || part->has_holes()) {
       if (auto st = part->truncate(0); !st) return std::unexpected(st.error());
     } else if (part->size() > 0) {
       // Resume: the hash and line count cover the bytes already there.

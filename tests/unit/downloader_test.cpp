@@ -2,6 +2,7 @@
 // own temporary directory (kept when the test fails).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -791,6 +792,37 @@ TEST_F(DownloaderTest, AFastProbeKeepsTheRestOnOneConnection) {
   EXPECT_EQ(requests[1].range_from, 1000u);
   EXPECT_EQ(requests[1].range_to, body.size() - 1);
   EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), body);
+}
+
+TEST_F(DownloaderTest, APartWithHolesAndNoSidecarIsFetchedAgainFromTheStart) {
+  const std::vector<std::string> contents = {make_lines(60000, "holes")};  // a few MiB
+  const auto exp = make_export("exp-holes", contents);
+  serve_all(contents);
+  fs::create_directories(dir.path() / exp.id);
+  const auto part = dir.path() / exp.id / "part-001.jsonl.part";
+  {  // the last range of an interrupted split download, its sidecar deleted
+    std::ofstream out(part, std::ios::binary);
+    const auto at = contents[0].size() / 2;
+    out.seekp(static_cast<std::streamoff>(at));
+    out << contents[0].substr(at, 1000);
+  }
+  {
+    const int fd = ::open(part.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    const off_t hole = ::lseek(fd, 0, SEEK_HOLE);
+    ::close(fd);
+    if (hole < 0 || static_cast<std::uint64_t>(hole) >= fs::file_size(part)) {
+      GTEST_SKIP() << "this file system does not report holes";
+    }
+  }
+  Downloader downloader(transport, clock, nullptr);
+  DownloadOptions options = dir_options();
+  options.split = 1;
+  auto result = downloader.download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_FALSE(transport.requests().at(0).range_from.has_value());  // from byte 0, not from the .part's size
+  EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), contents[0]);
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(contents[0]));
 }
 
 TEST_F(DownloaderTest, AHostThatIgnoresRangesGetsTheFileInOnePiece) {

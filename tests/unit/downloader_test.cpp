@@ -616,6 +616,14 @@ TEST_F(DownloaderTest, StreamWriteErrorIsIo) {
   EXPECT_EQ(result.error().kind, ErrorKind::Io);
 }
 
+// Stream mode into `out`, with `parallel` transfers (fetch-ahead above 1).
+DownloadOptions stream_options(StreamFile& out, int parallel) {
+  DownloadOptions options;
+  options.out_stream = out.get();
+  options.parallel = parallel;
+  return options;
+}
+
 TEST_F(DownloaderTest, StreamWithParallelFetchesAheadAndKeepsTheOrder) {
   std::vector<std::string> contents;
   for (int i = 0; i < 7; ++i) contents.push_back(make_lines(40 + i, "f" + std::to_string(i)));
@@ -636,9 +644,7 @@ TEST_F(DownloaderTest, StreamWithParallelFetchesAheadAndKeepsTheOrder) {
     return h(r, sink);
   });
   StreamFile out;
-  DownloadOptions options;
-  options.out_stream = out.get();
-  options.parallel = 3;
+  DownloadOptions options = stream_options(out, 3);
   Downloader downloader(transport, clock, nullptr);
   auto result = downloader.download(exp, options);
   ASSERT_TRUE(result) << result.error().message;
@@ -656,9 +662,7 @@ TEST_F(DownloaderTest, StreamHashesWhenAskedAlsoForFilesFetchedAhead) {
   const auto exp = make_export("exp-ahead-hash", contents);
   serve_all(contents);
   StreamFile out;
-  DownloadOptions options;
-  options.out_stream = out.get();
-  options.parallel = 3;
+  DownloadOptions options = stream_options(out, 3);
   options.hash_stream = true;
   Downloader downloader(transport, clock, nullptr);
   auto result = downloader.download(exp, options);
@@ -675,9 +679,7 @@ TEST_F(DownloaderTest, StreamWithParallelEmitsTheFilesBeforeOneThatFailed) {
   serve_all(contents);
   transport.on(route(2), [](const HttpRequest&, const BodySink* sink) { return respond(sink, 400, "no"); });
   StreamFile out;
-  DownloadOptions options;
-  options.out_stream = out.get();
-  options.parallel = 4;
+  DownloadOptions options = stream_options(out, 4);
   Downloader downloader(transport, clock, nullptr);
   auto result = downloader.download(exp, options);
   ASSERT_FALSE(result);
@@ -884,9 +886,7 @@ TEST_F(DownloaderTest, ValidateAcceptsGoodFilesInEveryMode) {
   to_dir.validate = true;
   ASSERT_TRUE(downloader.download(exp, to_dir));
   StreamFile out;
-  DownloadOptions to_stream;
-  to_stream.out_stream = out.get();
-  to_stream.parallel = 2;  // file 2 fetched ahead
+  DownloadOptions to_stream = stream_options(out, 2);  // file 2 fetched ahead
   to_stream.validate = true;
   ASSERT_TRUE(downloader.download(exp, to_stream));
   EXPECT_EQ(out.contents(), contents[0] + contents[1]);

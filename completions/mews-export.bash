@@ -22,6 +22,7 @@ _mews_export()
         AvailabilityAdjustment AvailabilityBlock ResourceBlock LedgerEntry"
     local global_opts="-h --help --version --platform --client-token-file
         --access-token-file --client --profile --config --state-dir --ca-bundle
+        --s3-endpoint
         -v --verbose -q --quiet --log-format --progress --json --retry
         --retry-max-time --stall-timeout --allow-insecure-http"
     local export_opts="--entity --enterprise --chain --updated-from
@@ -81,7 +82,7 @@ _mews_export()
         word=${words[i]}
         case $word in
             --platform|--client-token-file|--access-token-file|--client|--profile|--config|\
-            --state-dir|--ca-bundle|--log-format|--progress|--retry|--retry-max-time|--stall-timeout)
+            --state-dir|--ca-bundle|--s3-endpoint|--log-format|--progress|--retry|--retry-max-time|--stall-timeout)
                 ((i++)) ;;
             -*) ;;
             *)

@@ -38,6 +38,7 @@ complete -c mews-export -l profile -x -a '(__mews_export_profiles)' -d 'Configur
 complete -c mews-export -l config -r -F -d 'Configuration file (default ~/.config/mews-export/config.toml)'
 complete -c mews-export -l state-dir -x -a '(__fish_complete_directories)' -d 'Where the journal lives (env MEWS_EXPORT_STATE_DIR)'
 complete -c mews-export -l ca-bundle -r -F -d 'CA certificates file to trust for TLS'
+complete -c mews-export -l s3-endpoint -x -d 'S3-compatible endpoint URL for -o s3://BUCKET/PREFIX'
 complete -c mews-export -s v -l verbose -d 'More logs on stderr (-vv for debug)'
 complete -c mews-export -s q -l quiet -d 'Errors only on stderr'
 complete -c mews-export -l log-format -x -a 'text json' -d 'Log format on stderr'

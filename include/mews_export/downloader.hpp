@@ -16,6 +16,7 @@
 #include "mews_export/error.hpp"
 #include "mews_export/http.hpp"
 #include "mews_export/model.hpp"
+#include "mews_export/object_store.hpp"
 #include "mews_export/retry.hpp"
 
 namespace mews_export {
@@ -59,8 +60,14 @@ struct DownloadProgress {
 struct DownloadOptions {
   // Exactly one of these: a directory (files land in out_dir/<ExportId>/) ...
   std::optional<std::filesystem::path> out_dir;
-  // ... or a stream receiving all files concatenated (newline-repaired).
+  // ... or a stream receiving all files concatenated (newline-repaired) ...
   std::FILE* out_stream = nullptr;
+  // ... or an object store: the same layout under out_store (objects
+  // <prefix>/<ExportId>/part-NNN.jsonl, manifest.json last). Each file streams
+  // into a multipart upload whose state is kept in upload_state_dir, so that
+  // another call resumes it.
+  std::optional<S3Location> out_store;
+  std::filesystem::path upload_state_dir;
   // Concurrent file transfers. Stream mode: the file being streamed plus up
   // to parallel-1 files fetched ahead into unlinked temporary files in
   // $TMPDIR (std::filesystem::temp_directory_path()), emitted in order.
@@ -102,7 +109,8 @@ struct DownloadOptions {
 };
 
 struct DownloadResult {
-  std::filesystem::path directory;  // out_dir/<ExportId>, empty in stream mode
+  // out_dir/<ExportId> (or "s3://bucket/prefix/<ExportId>"), empty in stream mode
+  std::filesystem::path directory;
   Manifest manifest;
   bool already_complete = false;  // a verified manifest was found; nothing fetched
 };

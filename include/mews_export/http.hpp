@@ -17,7 +17,7 @@
 namespace mews_export {
 
 struct HttpRequest {
-  std::string method = "GET";  // "GET", "POST", "HEAD"
+  std::string method = "GET";  // "GET", "POST", "PUT" (with `body`), "DELETE", "HEAD"
   std::string url;             // may be a signed URL: never log it, log redact_url(url)
   std::map<std::string, std::string> headers;
   std::string body;

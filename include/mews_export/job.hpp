@@ -17,6 +17,7 @@
 #include "mews_export/error.hpp"
 #include "mews_export/http.hpp"
 #include "mews_export/journal.hpp"
+#include "mews_export/object_store.hpp"
 #include "mews_export/poll_group.hpp"
 #include "mews_export/poller.hpp"
 #include "mews_export/validate.hpp"
@@ -54,12 +55,13 @@ struct Services {
 // Where and how the files of an export are written.
 struct DownloadSpec {
   std::optional<std::filesystem::path> out_dir;  // files in out_dir/<ExportId>/ ...
-  std::FILE* out_stream = nullptr;               // ... or concatenated here
+  std::FILE* out_stream = nullptr;               // ... or concatenated here ...
+  std::optional<S3Location> out_store;           // ... or objects under <prefix>/<ExportId>/
   int parallel = 4;
   int split = 4;          // DownloadOptions::split
   bool validate = false;  // DownloadOptions::validate
   bool force = false;
-  // The export's directory under out_dir when not its id (sync windows).
+  // The export's directory under out_dir (or out_store) when not its id (sync windows).
   std::optional<std::string> directory;
 };
 

@@ -64,6 +64,12 @@ class RetryBudget {
   std::optional<std::chrono::milliseconds> next_delay(std::optional<std::chrono::seconds> retry_after);
   // Progress was made: the attempts and the time budget start again.
   void progress();
+  // After a failed attempt at `what`: the error to give up with (not
+  // retryable, interrupted, or no attempt left — the message then says how
+  // many were made or why the budget ran out), or nullopt once the retry has
+  // been reported to `on_retry` (may be empty) and its delay slept through
+  // the clock.
+  std::optional<Error> retry_or_give_up(Error error, const std::string& what, const RetryCallback& on_retry);
 
   int failures() const { return failures_; }
   int max_attempts() const;

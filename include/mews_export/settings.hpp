@@ -15,6 +15,7 @@
 #include "mews_export/api_client.hpp"
 #include "mews_export/config.hpp"
 #include "mews_export/error.hpp"
+#include "mews_export/object_store.hpp"
 #include "mews_export/poller.hpp"
 #include "mews_export/retry.hpp"
 #include "mews_export/url.hpp"
@@ -72,6 +73,12 @@ struct Settings {
   Sourced<std::chrono::milliseconds> interval;
   Sourced<std::chrono::milliseconds> timeout;
   Sourced<int> parallel;
+  // Object storage (-o s3://...): the endpoint (none: AWS), the region, the
+  // access key id, and where the secret key is (the environment or a file).
+  std::optional<Sourced<std::string>> s3_endpoint;
+  Sourced<std::string> s3_region;
+  std::optional<Sourced<std::string>> s3_access_key_id;
+  std::optional<Sourced<TokenSource>> s3_secret_access_key;
   // Flags only.
   RetryPolicy retry;
   std::chrono::seconds stall_timeout = kDefaultStallTimeout;
@@ -95,6 +102,7 @@ struct SettingsFlags {
   std::optional<int> retries;  // after the first attempt
   std::optional<std::string> retry_max_time;
   std::optional<std::string> stall_timeout;
+  std::optional<std::string> s3_endpoint;
 };
 
 // Reads the configuration file (when there is one) and resolves every
@@ -120,6 +128,13 @@ Result<std::string> base_url(const Settings& settings);
 // file that others can read.
 Result<ApiCredentials> read_credentials(const Settings& settings, const EnvLookup& env = process_env,
                                         const std::function<void(const std::string&)>& on_warning = {});
+
+// How to reach the object store of `-o s3://...`: the settings' endpoint,
+// region and key id, the secret key read from AWS_SECRET_ACCESS_KEY or the
+// profile's s3_secret_access_key_file, and AWS_SESSION_TOKEN. Usage, saying
+// what to set, when the key id or the secret is missing.
+Result<S3Store> read_s3_store(const Settings& settings, const EnvLookup& env = process_env,
+                              const std::function<void(const std::string&)>& on_warning = {});
 
 // One row of `mews-export config`: a setting as text, secrets shown only as
 // where they come from.

@@ -14,6 +14,7 @@
 #include "mews_export/error.hpp"
 #include "mews_export/job.hpp"
 #include "mews_export/model.hpp"
+#include "mews_export/object_store.hpp"
 #include "mews_export/time.hpp"
 
 namespace mews_export {
@@ -95,6 +96,8 @@ nlohmann::json to_json(const SyncLine& line);
 Status append_sync_line(const std::filesystem::path& dir, const SyncLine& line);
 // The EndUtc of the last line of `dir`/sync.jsonl (nullopt without one).
 std::optional<UtcTime> last_synced_end(const std::filesystem::path& dir);
+// The EndUtc of the last whole line of a sync.jsonl's `text`.
+std::optional<UtcTime> last_synced_end_of(std::string_view text);
 
 // One sync job.
 struct SyncSpec {
@@ -102,9 +105,10 @@ struct SyncSpec {
   EntityType entity = EntityType::Unknown;
   std::vector<std::string> enterprise_ids;
   std::vector<std::string> chain_ids;
-  std::optional<UtcTime> since;   // with no bookmark: start here (posting: this date) instead of a full export
-  bool reset = false;             // forget the bookmark first (needed to use `since` when there is one)
-  std::filesystem::path out_dir;  // DIR/<EntityType> (or DIR/<profile>/<EntityType>)
+  std::optional<UtcTime> since;         // with no bookmark: start here (posting: this date) instead of a full export
+  bool reset = false;                   // forget the bookmark first (needed to use `since` when there is one)
+  std::filesystem::path out_dir;        // DIR/<EntityType> (or DIR/<profile>/<EntityType>) ...
+  std::optional<S3Location> out_store;  // ... or s3://BUCKET/PREFIX/<EntityType> (then out_dir is unused)
   int parallel = 4;
   int split = 4;          // DownloadOptions::split
   bool validate = false;  // DownloadOptions::validate

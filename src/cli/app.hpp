@@ -81,6 +81,9 @@ SettingsFlags command_flags(const GlobalOptions& global, const std::optional<std
                             const OutputOptions* output = nullptr);
 // The destination: -o / --stdout, else the profile's output_dir; Usage error when none.
 Result<DownloadSpec> download_spec(const Settings& settings, const OutputOptions& output);
+// The object-store location of `url` ("s3://BUCKET/PREFIX") with the store's
+// settings and credentials (Usage when they are missing or malformed).
+Result<S3Location> s3_location(const Settings& settings, const std::string& url);
 // Interval and timeout from the settings.
 WaitOptions wait_options(const Settings& settings);
 // A whole decimal number (no sign, no suffix), or nullopt.

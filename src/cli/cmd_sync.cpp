@@ -207,8 +207,15 @@ Result<std::vector<SyncJob>> jobs_of(const SyncOptions& options, const std::vect
       const Settings& s = (*run.context)->settings();
       if (!s.output_dir)
         return fail(ErrorKind::Usage, "say where the data goes: -o DIR (or output_dir in the profile)");
-      const auto root = many ? s.output_dir->value / run.name : s.output_dir->value;
-      job.spec.out_dir = root / std::string(to_string(entity));
+      const std::string type(to_string(entity));
+      if (is_s3_url(s.output_dir->value.string())) {
+        auto root = s3_location(s, s.output_dir->value.string());
+        if (!root) return std::unexpected(root.error());
+        job.spec.out_store = (many ? root->child(run.name) : *root).child(type);
+      } else {
+        const auto root = many ? s.output_dir->value / run.name : s.output_dir->value;
+        job.spec.out_dir = root / type;
+      }
       job.spec.parallel = s.parallel.value;
       job.spec.split = options.output.split;
       job.spec.validate = options.output.validate;

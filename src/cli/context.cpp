@@ -75,11 +75,24 @@ SettingsFlags command_flags(const GlobalOptions& global, const std::optional<std
   return flags;
 }
 
+Result<S3Location> s3_location(const Settings& settings, const std::string& url) {
+  auto location = parse_s3_url(url);
+  if (!location) return location;
+  auto store = read_s3_store(settings, process_env, [](const std::string& warning) { spdlog::warn("{}", warning); });
+  if (!store) return std::unexpected(store.error());
+  location->store = std::move(*store);
+  return location;
+}
+
 Result<DownloadSpec> download_spec(const Settings& settings, const OutputOptions& output) {
   DownloadSpec spec{
       .parallel = settings.parallel.value, .split = output.split, .validate = output.validate, .force = output.force};
   if (output.to_stdout) {
     spec.out_stream = stdout;
+  } else if (settings.output_dir && is_s3_url(settings.output_dir->value.string())) {
+    auto store = s3_location(settings, settings.output_dir->value.string());
+    if (!store) return std::unexpected(store.error());
+    spec.out_store = std::move(*store);
   } else if (settings.output_dir) {
     spec.out_dir = settings.output_dir->value;
   } else {
@@ -116,7 +129,8 @@ void add_wait_options(CLI::App& command, std::optional<std::string>& interval, s
 }
 
 void add_directory_options(CLI::App& command, OutputOptions& output) {
-  command.add_option("-o,--output-dir", output.out_dir, "write DIR/<ExportId>/part-NNN.jsonl + manifest.json");
+  command.add_option("-o,--output-dir", output.out_dir,
+                     "write DIR/<ExportId>/part-NNN.jsonl + manifest.json (DIR may be s3://BUCKET/PREFIX)");
   command.add_option("--parallel", output.parallel, "files downloaded at once (default 4)")
       ->check(CLI::Range(1, kMaxParallel));
   command.add_option("--split", output.split, "Range requests at once per file of 64 MiB or more (1: none; default 4)")

@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", flags.config, "configuration file");
   app.add_option("--state-dir", flags.state_dir, "where the journal lives (env MEWS_EXPORT_STATE_DIR)");
   app.add_option("--ca-bundle", flags.ca_bundle, "CA certificates file to trust for TLS");
+  app.add_option("--s3-endpoint", flags.s3_endpoint,
+                 "S3-compatible endpoint URL for -o s3://... (MinIO, R2, GCS; default: AWS S3)");
   app.add_flag("-v,--verbose", global.verbose, "more logs on stderr (-vv for debug)");
   app.add_flag("-q,--quiet", global.quiet, "errors only on stderr");
   app.add_option("--log-format", global.log_format, "text or json")->check(CLI::IsMember({"text", "json"}));

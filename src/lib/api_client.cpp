@@ -163,24 +163,10 @@ Result<json> ApiClient::call(std::string_view action, json body) {
   for (;;) {
     auto answer = attempt(action, request);
     if (answer) return answer;
-    Error error = std::move(answer.error());
-    if (error.kind == ErrorKind::Interrupted || !is_retryable(error)) {
-      if (budget.failures() > 0) error.message += " (after " + std::to_string(budget.failures() + 1) + " attempts)";
-      return std::unexpected(error);
+    if (auto error =
+            budget.retry_or_give_up(std::move(answer.error()), "exports/" + std::string(action), options_.on_retry)) {
+      return std::unexpected(std::move(*error));
     }
-    const auto delay = budget.next_delay(retry_after_of(error));
-    if (!delay) {
-      error.message += " (" + budget.exhausted_reason() + ")";
-      return std::unexpected(error);
-    }
-    if (options_.on_retry) {
-      options_.on_retry(RetryNotice{.what = "exports/" + std::string(action),
-                                    .error = error,
-                                    .attempt = budget.failures() + 1,
-                                    .max_attempts = budget.max_attempts(),
-                                    .delay = *delay});
-    }
-    if (!clock_.sleep_for(*delay)) return std::unexpected(interrupted_error());
   }
 }
 

@@ -12,10 +12,23 @@
 namespace mews_export {
 namespace {
 
-constexpr std::array<std::string_view, 13> kKeys{
-    "platform",         "client",     "client_token_file",  "access_token_file", "client_token_env",
-    "access_token_env", "output_dir", "interval",           "timeout",           "parallel",
-    "state_dir",        "ca_bundle",  "allow_insecure_http"};
+constexpr std::array<std::string_view, 17> kKeys{"platform",
+                                                 "client",
+                                                 "client_token_file",
+                                                 "access_token_file",
+                                                 "client_token_env",
+                                                 "access_token_env",
+                                                 "output_dir",
+                                                 "interval",
+                                                 "timeout",
+                                                 "parallel",
+                                                 "state_dir",
+                                                 "ca_bundle",
+                                                 "allow_insecure_http",
+                                                 "s3_endpoint",
+                                                 "s3_region",
+                                                 "s3_access_key_id",
+                                                 "s3_secret_access_key_file"};
 
 std::unexpected<Error> usage(std::string message) { return fail(ErrorKind::Usage, std::move(message)); }
 

@@ -140,7 +140,8 @@ class HeaderList {
  public:
   HeaderList(CURL* handle, const HttpRequest& request) : handle_(handle) {
     for (const auto& [name, value] : request.headers) list_ = curl_slist_append(list_, (name + ": " + value).c_str());
-    if (request.method == "POST") list_ = curl_slist_append(list_, "Expect:");
+    // No "Expect: 100-continue" round trip before a body.
+    if (request.method == "POST" || request.method == "PUT") list_ = curl_slist_append(list_, "Expect:");
     curl_easy_setopt(handle_, CURLOPT_HTTPHEADER, list_);
   }
   ~HeaderList() {
@@ -191,8 +192,15 @@ void set_request(CURL* h, const HttpRequest& request, std::string& range) {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  } else if (request.method == "PUT") {
+    // A body from memory, sent as is (CURLOPT_UPLOAD would need a read callback).
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   } else if (request.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (request.method == "DELETE") {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
   } else {
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   }

@@ -25,6 +25,8 @@
 #include "mews_export/time.hpp"
 #include "mews_export/untrusted.hpp"
 #include "ranged.hpp"
+#include "s3_client.hpp"
+#include "s3_upload.hpp"
 #include "transfer.hpp"
 
 namespace mews_export {
@@ -152,10 +154,11 @@ json raw_or(const Export& exp, const char* key, json fallback) {
   return fallback;
 }
 
-// The manifest in `dir` when it describes exactly `exp`'s files, all present
-// (regular files, not links) with their recorded sizes; nullopt otherwise.
-std::optional<Manifest> load_verified_manifest(const detail::Directory& dir, const Export& exp) {
-  auto text = dir.read_file(kManifestName, kMaxManifestBytes);
+// The manifest `text` when it describes exactly `exp`'s files and `size_of`
+// finds each of them with its recorded size; nullopt otherwise.
+std::optional<Manifest> verified_manifest(
+    const Result<std::string>& text, const Export& exp,
+    const std::function<std::optional<std::uint64_t>(const std::string&)>& size_of) {
   if (!text) return std::nullopt;
   auto object = parse_untrusted_json(*text);
   if (!object) return std::nullopt;
@@ -164,10 +167,19 @@ std::optional<Manifest> load_verified_manifest(const detail::Directory& dir, con
   for (std::size_t i = 0; i < exp.files.size(); ++i) {
     const auto& record = manifest->files[i];
     if (record.name != part_file_name(i) || record.size_in_bytes != exp.files[i].size_in_bytes) return std::nullopt;
-    const auto size = dir.file_size(record.name);
-    if (!size || *size != record.size_in_bytes) return std::nullopt;
+    if (size_of(record.name) != record.size_in_bytes) return std::nullopt;
   }
   return std::move(*manifest);
+}
+
+// The manifest in `dir` when it describes exactly `exp`'s files, all present
+// (regular files, not links) with their recorded sizes; nullopt otherwise.
+std::optional<Manifest> load_verified_manifest(const detail::Directory& dir, const Export& exp) {
+  return verified_manifest(dir.read_file(kManifestName, kMaxManifestBytes), exp,
+                           [&](const std::string& name) -> std::optional<std::uint64_t> {
+                             auto size = dir.file_size(name);
+                             return size ? *size : std::nullopt;
+                           });
 }
 
 // ------------------------------------------------------------------- session
@@ -187,13 +199,15 @@ class Session final : public detail::UrlSource {
                   .stall_timeout = options.stall_timeout,
                   .allow_insecure_http = options.allow_insecure_http,
                   .on_retry = options.on_retry,
-                  .hash = options.out_stream == nullptr || options.hash_stream,
+                  // An upload hashes its parts itself (S3Output): the hash state must be saved at part boundaries.
+                  .hash = options.out_dir.has_value() || options.hash_stream,
                   .block_size = detail::block_size_for(concurrent_transfers(exp, options))},
         current_(exp),
         obtained_(clock.now()) {}
 
   Result<DownloadResult> to_directory(const std::filesystem::path& out_dir);
   Result<DownloadResult> to_stream(std::FILE* out);
+  Result<DownloadResult> to_store(const S3Location& root);
 
   Result<detail::CurrentUrl> url_for(std::size_t index) override;
   Status refresh(std::size_t index, std::uint64_t generation) override;
@@ -204,7 +218,12 @@ class Session final : public detail::UrlSource {
   Result<bool> try_ranges(std::size_t index, const detail::Directory& dir, detail::PartFile& part, FileState& state);
   Result<std::optional<FileRecord>> verified_final_file(std::size_t index, const detail::Directory& dir);
   Result<detail::Directory> export_directory(const std::filesystem::path& out_dir);
-  Result<std::vector<FileRecord>> run_workers(const detail::Directory& dir);
+  Result<std::vector<FileRecord>> run_workers(const std::function<Result<FileRecord>(std::size_t)>& one_file);
+  Result<std::string> export_name() const;
+  Result<FileRecord> file_to_store(std::size_t index, s3::Client& client, const detail::UploadStore& uploads,
+                                   const S3Location& here);
+  Result<std::optional<FileRecord>> completed_upload(std::size_t index, s3::Client& client,
+                                                     const detail::UploadRecord& saved);
   Result<Manifest> emit_stream(StreamOutput& out, detail::FetchWindow& window, std::vector<StreamedFile>& fetched);
   Result<StreamedFile> stream_live(std::size_t index, StreamOutput& out);
   Result<StreamedFile> copy_fetched(std::size_t index, detail::FetchWindow& window, StreamedFile& file,
@@ -425,26 +444,34 @@ Manifest Session::base_manifest() const {
 
 // out_dir/<Id>, created when missing; the id must be a safe name and the
 // directory must not be a symbolic link.
-Result<detail::Directory> Session::export_directory(const std::filesystem::path& out_dir) {
+// The export's directory name (its id, or options_.directory): one safe
+// path component either way.
+Result<std::string> Session::export_name() const {
   if (!is_valid_export_id(exp_.id)) {
     return fail(ErrorKind::Protocol, "the export id '" + exp_.id +
                                          "' is not an export id (letters, digits and hyphens, as in a UUID); "
                                          "refusing to use it as a directory name");
   }
-  const std::string name = options_.directory.value_or(exp_.id);
+  std::string name = options_.directory.value_or(exp_.id);
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
     return fail(ErrorKind::Usage, "'" + name + "' cannot name an export directory");
   }
+  return name;
+}
+
+Result<detail::Directory> Session::export_directory(const std::filesystem::path& out_dir) {
+  auto name = export_name();
+  if (!name) return std::unexpected(name.error());
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   if (ec) return std::unexpected(detail::io_error("cannot create directory", out_dir, ec.value()));
   auto parent = detail::Directory::open(out_dir);
   if (!parent) return std::unexpected(parent.error());
-  return parent->child(name, /*create=*/true);
+  return parent->child(*name, /*create=*/true);
 }
 
 // Downloads every file with options_.parallel workers; the records in file order.
-Result<std::vector<FileRecord>> Session::run_workers(const detail::Directory& dir) {
+Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<FileRecord>(std::size_t)>& one_file) {
   const std::size_t count = exp_.files.size();
   std::vector<FileRecord> records(count);
   std::atomic<std::size_t> next{0};
@@ -462,7 +489,7 @@ Result<std::vector<FileRecord>> Session::run_workers(const detail::Directory& di
       const std::size_t index = next.fetch_add(1);
       if (index >= count) return;
       try {
-        auto record = file_to_directory(index, dir);
+        auto record = one_file(index);
         if (!record) return record_error(std::move(record.error()));
         records[index] = std::move(*record);
       } catch (const std::exception& e) {  // std::bad_alloc included: an error, not an abort
@@ -498,7 +525,7 @@ Result<DownloadResult> Session::to_directory(const std::filesystem::path& out_di
     if (auto st = dir->remove(kManifestName); !st) return std::unexpected(st.error());
     if (auto st = dir->sync(); !st) return std::unexpected(st.error());
   }
-  auto records = run_workers(*dir);
+  auto records = run_workers([&](std::size_t index) { return file_to_directory(index, *dir); });
   if (!records) return std::unexpected(records.error());
   Manifest manifest = base_manifest();
   manifest.completed_utc = format_utc(std::chrono::floor<std::chrono::seconds>(clock_.now()));
@@ -507,6 +534,108 @@ Result<DownloadResult> Session::to_directory(const std::filesystem::path& out_di
     return std::unexpected(st.error());
   }
   return DownloadResult{.directory = dir->path(), .manifest = std::move(manifest), .already_complete = false};
+}
+
+// The same layout in an object store: each file streamed into its object
+// (resuming an upload an earlier call left), manifest.json last.
+Result<DownloadResult> Session::to_store(const S3Location& root) {
+  auto name = export_name();
+  if (!name) return std::unexpected(name.error());
+  const S3Location here = root.child(*name);
+  s3::Client client(transport_, clock_, root.store,
+                    s3::ClientOptions{.retry = options_.retry,
+                                      .allow_insecure_http = options_.allow_insecure_http,
+                                      .on_retry = options_.on_retry,
+                                      .stall_timeout = options_.stall_timeout});
+  const detail::UploadStore uploads(options_.upload_state_dir);
+  const std::string manifest_key = here.key(kManifestName);
+  auto existing = client.get_object(here.bucket, manifest_key, kMaxManifestBytes);
+  if (!existing) return std::unexpected(existing.error());
+  if (*existing) {
+    if (!options_.force) {
+      const auto size_of = [&](const std::string& file) -> std::optional<std::uint64_t> {
+        auto size = client.head_object(here.bucket, here.key(file));
+        return size ? *size : std::nullopt;
+      };
+      if (auto manifest = verified_manifest(std::move(**existing), exp_, size_of)) {
+        return DownloadResult{.directory = here.display(), .manifest = std::move(*manifest), .already_complete = true};
+      }
+    }
+    // From here on the prefix is incomplete until the new manifest lands.
+    if (auto st = client.delete_object(here.bucket, manifest_key); !st) return std::unexpected(st.error());
+  }
+  auto records = run_workers([&](std::size_t index) { return file_to_store(index, client, uploads, here); });
+  if (!records) return std::unexpected(records.error());
+  Manifest manifest = base_manifest();
+  manifest.completed_utc = format_utc(std::chrono::floor<std::chrono::seconds>(clock_.now()));
+  manifest.files = std::move(*records);
+  if (auto st = client.put_object(here.bucket, manifest_key, manifest_text(manifest)); !st) {
+    return std::unexpected(st.error());
+  }
+  for (const auto& file : manifest.files) (void)uploads.forget(here.bucket, here.key(file.name));  // listed now
+  return DownloadResult{.directory = here.display(), .manifest = std::move(manifest), .already_complete = false};
+}
+
+// The record of a file an earlier call uploaded completely, when its object
+// is still there with its size; nullopt when it must be uploaded.
+Result<std::optional<FileRecord>> Session::completed_upload(std::size_t index, s3::Client& client,
+                                                            const detail::UploadRecord& saved) {
+  auto size = client.head_object(saved.bucket, saved.key);
+  if (!size) return std::unexpected(size.error());
+  if (*size != saved.size) return std::optional<FileRecord>{};
+  report(index, saved.size);
+  return std::optional<FileRecord>(FileRecord{
+      .name = part_file_name(index), .size_in_bytes = saved.size, .sha256 = saved.sha256, .lines = saved.lines});
+}
+
+Result<FileRecord> Session::file_to_store(std::size_t index, s3::Client& client, const detail::UploadStore& uploads,
+                                          const S3Location& here) {
+  const std::uint64_t expected = exp_.files[index].size_in_bytes;
+  detail::UploadRecord record{.bucket = here.bucket,
+                              .key = here.key(part_file_name(index)),
+                              .export_id = exp_.id,
+                              .size = expected,
+                              .part_size = detail::part_size_for(expected)};
+  auto saved = uploads.load(record.bucket, record.key);
+  if (!saved) return std::unexpected(saved.error());
+  if (*saved) {
+    const auto& earlier = **saved;
+    const bool same_source =
+        earlier.export_id == exp_.id && earlier.size == expected && earlier.part_size == record.part_size;
+    if (same_source && earlier.complete && !options_.force) {
+      auto done = completed_upload(index, client, earlier);
+      if (!done) return std::unexpected(done.error());
+      if (*done) return std::move(**done);
+    } else if (same_source && !earlier.complete && !options_.force) {
+      record = earlier;  // resume: the uploaded parts stay
+    } else if (!earlier.complete && !earlier.upload_id.empty()) {
+      // Another source, or --force: its parts would only bill the user.
+      (void)client.abort_multipart_upload(earlier.bucket, earlier.key, earlier.upload_id);
+    }
+  }
+  for (int round = 0;; ++round) {
+    detail::S3Output out(client, uploads, record);
+    FileState state = new_state();
+    state.bytes = out.resumed_bytes();
+    state.newlines = out.resumed_newlines();
+    state.last = out.resumed_last();
+    if (state.bytes > 0) state.validator.reset();  // it would start in the middle of a line
+    auto done = transfer(index, out, state);
+    if (done) done = check_lines(index, state);
+    Result<std::string> sha = done ? out.finish(state.lines()) : std::unexpected(done.error());
+    if (sha) {
+      return FileRecord{
+          .name = part_file_name(index), .size_in_bytes = expected, .sha256 = *sha, .lines = state.lines()};
+    }
+    if (!out.upload_lost() || round > 0) return std::unexpected(sha.error());
+    // The store forgot the upload (aborted, or expired by a lifecycle rule): start the file again.
+    if (auto st = uploads.forget(record.bucket, record.key); !st) return std::unexpected(st.error());
+    record.upload_id.clear();
+    record.parts.clear();
+    record.hash = {};
+    record.newlines = 0;
+    record.last = '\n';
+  }
 }
 
 // Files in order; with parallel N, the next N-1 files are fetched ahead into
@@ -692,11 +821,17 @@ Result<DownloadResult> Downloader::download(const Export& exp, const DownloadOpt
     return fail(ErrorKind::ExportFailed,
                 "export " + exp.id + " is " + status_name(exp) + ", not Success: there is nothing to download");
   }
-  if (options.out_dir.has_value() == (options.out_stream != nullptr)) {
-    return fail(ErrorKind::Usage, "download needs exactly one destination: a directory or a stream");
+  const int destinations =
+      int{options.out_dir.has_value()} + int{options.out_stream != nullptr} + int{options.out_store.has_value()};
+  if (destinations != 1) {
+    return fail(ErrorKind::Usage, "download needs exactly one destination: a directory, a stream or an object store");
+  }
+  if (options.out_store && options.upload_state_dir.empty()) {
+    return fail(ErrorKind::Usage, "an object-store download needs a directory for its upload state");
   }
   Session session(transport_, clock_, refresh_, exp, options);
   if (options.out_stream != nullptr) return session.to_stream(options.out_stream);
+  if (options.out_store) return session.to_store(*options.out_store);
   return session.to_directory(*options.out_dir);
 }
 

@@ -36,6 +36,7 @@ Result<Prepared> prepare(const AddArguments& args, const Services& services) {
 }
 
 std::string output_name(const DownloadSpec& output) {
+  if (output.out_store) return output.out_store->display();
   return output.out_stream != nullptr ? "-" : output.out_dir.value_or("").string();
 }
 
@@ -140,6 +141,8 @@ DownloadOptions download_options(const DownloadSpec& output, const Services& ser
   DownloadOptions options;
   options.out_dir = output.out_dir;
   options.out_stream = output.out_stream;
+  options.out_store = output.out_store;
+  options.upload_state_dir = services.state_dir / "uploads";
   options.parallel = output.parallel;
   options.split = output.split;
   options.validate = output.validate;

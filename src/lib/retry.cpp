@@ -88,4 +88,23 @@ std::optional<std::chrono::seconds> retry_after_of(const Error& error) {
   return std::chrono::seconds{error.retry_after_seconds};
 }
 
+std::optional<Error> RetryBudget::retry_or_give_up(Error error, const std::string& what,
+                                                   const RetryCallback& on_retry) {
+  if (error.kind == ErrorKind::Interrupted || !is_retryable(error)) {
+    if (failures_ > 0) error.message += " (after " + std::to_string(failures_ + 1) + " attempts)";
+    return error;
+  }
+  const auto delay = next_delay(retry_after_of(error));
+  if (!delay) {
+    error.message += " (" + reason_ + ")";
+    return error;
+  }
+  if (on_retry) {
+    on_retry(RetryNotice{
+        .what = what, .error = error, .attempt = failures_ + 1, .max_attempts = max_attempts(), .delay = *delay});
+  }
+  if (!clock_.sleep_for(*delay)) return interrupted_error();
+  return std::nullopt;
+}
+
 }  // namespace mews_export

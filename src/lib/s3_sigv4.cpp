@@ -251,20 +251,6 @@ Result<Endpoint> parse_endpoint(std::string_view endpoint) {
   return Endpoint{.scheme = scheme, .host = drop_default_port(lower(host), scheme)};
 }
 
-bool is_bucket_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'; }
-
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-Status check_bucket(std::string_view bucket) {
-  if (bucket.size() < 3 || bucket.size() > 63 || !all_of(bucket, is_bucket_char) || !is_lower_alnum(bucket.front()) ||
-      !is_lower_alnum(bucket.back())) {
-    return fail(ErrorKind::Usage, "the S3 bucket name '" + std::string(bucket) +
-                                      "' is not valid: 3 to 63 characters of a-z, 0-9, '.' and '-', "
-                                      "starting and ending with a letter or digit");
-  }
-  return {};
-}
-
 Status check_key(std::string_view key) {
   std::size_t start = 0;
   while (start <= key.size()) {
@@ -293,6 +279,23 @@ Address make_address(std::string_view scheme, std::string host, std::string path
 }
 
 }  // namespace
+
+namespace {
+bool is_bucket_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'; }
+
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+}  // namespace
+
+Status check_bucket(std::string_view bucket) {
+  if (bucket.size() < 3 || bucket.size() > 63 || !all_of(bucket, is_bucket_char) || !is_lower_alnum(bucket.front()) ||
+      !is_lower_alnum(bucket.back())) {
+    return fail(ErrorKind::Usage, "the S3 bucket name '" + std::string(bucket) +
+                                      "' is not valid: 3 to 63 characters of a-z, 0-9, '.' and '-', "
+                                      "starting and ending with a letter or digit");
+  }
+  return {};
+}
 
 std::string uri_encode(std::string_view text, bool keep_slash) {
   static constexpr char kHex[] = "0123456789ABCDEF";

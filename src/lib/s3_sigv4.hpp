@@ -120,6 +120,10 @@ struct Address {
 // as %XX ("a b/c+d" -> "a%20b/c%2Bd").
 std::string encode_key(std::string_view key);
 
+// Usage, naming the rule, when S3 would refuse `bucket` as a bucket name
+// (3-63 of a-z 0-9 . -, starting and ending alphanumeric).
+Status check_bucket(std::string_view bucket);
+
 // Path-style addressing for S3-compatible stores: "<endpoint>/<bucket>/<key>",
 // `endpoint` being "https://host[:port]" or "http://host[:port]" (a trailing '/'
 // allowed; a default port dropped; the host lower-cased). Returns Usage for an

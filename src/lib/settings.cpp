@@ -194,6 +194,25 @@ Status command_settings(const Layers& at, const SettingsFlags& flags, Settings& 
   return flag_only_settings(flags, out);
 }
 
+// Object storage. The AWS_* variables describe the user's store, not a
+// property: they apply in runs over several profiles too.
+void s3_settings(const Layers& at, const SettingsFlags& flags, Settings& out) {
+  out.s3_endpoint = pick(at, flags.s3_endpoint, "--s3-endpoint", "AWS_ENDPOINT_URL_S3", "s3_endpoint");
+  auto region = pick(at, std::nullopt, nullptr, "AWS_REGION", nullptr);
+  if (!region) region = pick(at, std::nullopt, nullptr, "AWS_DEFAULT_REGION", "s3_region");
+  out.s3_region = region ? std::move(*region) : Sourced<std::string>{"us-east-1", SettingSource::Default, ""};
+  out.s3_access_key_id = pick(at, std::nullopt, nullptr, "AWS_ACCESS_KEY_ID", "s3_access_key_id");
+  if (at.env("AWS_SECRET_ACCESS_KEY")) {
+    out.s3_secret_access_key =
+        Sourced<TokenSource>{TokenEnv{"AWS_SECRET_ACCESS_KEY"}, SettingSource::Environment, "AWS_SECRET_ACCESS_KEY"};
+  } else if (at.profile != nullptr) {
+    if (const auto it = at.profile->values.find("s3_secret_access_key_file"); it != at.profile->values.end()) {
+      out.s3_secret_access_key = Sourced<TokenSource>{TokenFile{expand_home(it->second, at.env)},
+                                                      SettingSource::Profile, profile_origin(*at.profile)};
+    }
+  }
+}
+
 // Everything but the config file and profile choice, from `at`.
 Status resolve_values(const Layers& at, const SettingsFlags& flags, bool profile_only, Settings& out) {
   const auto* platform_env = profile_only ? nullptr : "MEWS_PLATFORM";
@@ -211,6 +230,7 @@ Status resolve_values(const Layers& at, const SettingsFlags& flags, bool profile
   auto insecure = bool_setting(at, flags.allow_insecure_http, "--allow-insecure-http", "allow_insecure_http");
   if (!insecure) return std::unexpected(insecure.error());
   out.allow_insecure_http = *insecure;
+  s3_settings(at, flags, out);
   return command_settings(at, flags, out);
 }
 
@@ -310,6 +330,36 @@ Result<ApiCredentials> read_credentials(const Settings& settings, const EnvLooku
                         .client = settings.client.value};
 }
 
+Result<S3Store> read_s3_store(const Settings& settings, const EnvLookup& env,
+                              const std::function<void(const std::string&)>& on_warning) {
+  if (!settings.s3_access_key_id || settings.s3_access_key_id->value.empty() || !settings.s3_secret_access_key) {
+    return fail(ErrorKind::Usage,
+                "writing to s3:// needs the store's credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+                "s3_access_key_id and s3_secret_access_key_file in the config profile");
+  }
+  S3Store store;
+  if (settings.s3_endpoint) store.endpoint = settings.s3_endpoint->value;
+  store.region = settings.s3_region.value;
+  store.access_key_id = settings.s3_access_key_id->value;
+  const auto& source = settings.s3_secret_access_key->value;
+  if (const auto* variable = std::get_if<TokenEnv>(&source)) {
+    store.secret_access_key = env(variable->variable.c_str()).value_or("");
+  } else {
+    const auto& path = std::get<TokenFile>(source).path;
+    bool readable_by_others = false;
+    auto secret = read_token_file(path, &readable_by_others);
+    if (!secret) return std::unexpected(secret.error());
+    if (readable_by_others && on_warning) {
+      on_warning("secret key file " + path.string() + " is readable by other users; restrict it with: chmod 600 " +
+                 path.string());
+    }
+    store.secret_access_key = std::move(*secret);
+  }
+  if (store.secret_access_key.empty()) return fail(ErrorKind::Usage, "the S3 secret access key is empty");
+  store.session_token = env("AWS_SESSION_TOKEN").value_or("");
+  return store;
+}
+
 std::vector<SettingView> describe(const Settings& s) {
   std::vector<SettingView> rows;
   const auto add = [&rows](const char* name, std::optional<std::string> value, SettingSource source,
@@ -336,6 +386,14 @@ std::vector<SettingView> describe(const Settings& s) {
   add("interval", format_duration(s.interval.value), s.interval.source, s.interval.origin);
   add("timeout", format_duration(s.timeout.value), s.timeout.source, s.timeout.origin);
   add("parallel", std::to_string(s.parallel.value), s.parallel.source, s.parallel.origin);
+  const auto text = [&](const char* name, const std::optional<Sourced<std::string>>& t) {
+    if (t) return add(name, t->value, t->source, t->origin);
+    add(name, std::nullopt, SettingSource::Default, "");
+  };
+  text("s3_endpoint", s.s3_endpoint);
+  add("s3_region", s.s3_region.value, s.s3_region.source, s.s3_region.origin);
+  text("s3_access_key_id", s.s3_access_key_id);
+  token("s3_secret_access_key", s.s3_secret_access_key);
   return rows;
 }
 

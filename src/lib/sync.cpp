@@ -17,6 +17,7 @@
 #include "files.hpp"
 #include "mews_export/untrusted.hpp"
 #include "mews_export/validate.hpp"
+#include "s3_client.hpp"
 #include "sha256.hpp"
 
 namespace mews_export {
@@ -114,7 +115,8 @@ Result<JobResult> export_window(const SyncSpec& spec, SyncWindow& window, const 
     return a;
   }();
   const JobSpec job{.args = final_args,
-                    .output = DownloadSpec{.out_dir = spec.out_dir,
+                    .output = DownloadSpec{.out_dir = spec.out_store ? std::nullopt : std::optional(spec.out_dir),
+                                           .out_store = spec.out_store,
                                            .parallel = spec.parallel,
                                            .split = spec.split,
                                            .validate = spec.validate,
@@ -138,18 +140,52 @@ SyncLine line_of(const SyncSpec& spec, const SyncWindow& window, const JobResult
   return line;
 }
 
+std::string output_name(const SyncSpec& spec) {
+  return spec.out_store ? spec.out_store->display() : spec.out_dir.string();
+}
+
+s3::Client store_client(const S3Location& location, const Services& services) {
+  return s3::Client(services.transport, services.clock, location.store,
+                    s3::ClientOptions{.retry = services.api.options().retry,
+                                      .allow_insecure_http = services.allow_insecure_http,
+                                      .on_retry = services.on_retry,
+                                      .stall_timeout = services.stall_timeout});
+}
+
+// The last EndUtc of the sync.jsonl object under `location` (nullopt
+// without one, or when it cannot be read: the bookmark decides then).
+std::optional<UtcTime> last_synced_end_in(const S3Location& location, const Services& services) {
+  auto client = store_client(location, services);
+  auto text = client.get_object(location.bucket, location.key(kSyncFile), kMaxSyncFileBytes);
+  if (!text || !*text) return std::nullopt;
+  return last_synced_end_of(**text);
+}
+
+// Objects cannot be appended to: sync.jsonl is read, the line added after
+// its last whole line, and the object written again whole (one PutObject:
+// readers see the old or the new version, never a half line).
+Status append_sync_line_in(const S3Location& location, const SyncLine& line, const Services& services) {
+  auto client = store_client(location, services);
+  const std::string key = location.key(kSyncFile);
+  auto text = client.get_object(location.bucket, key, kMaxSyncFileBytes);
+  if (!text) return std::unexpected(text.error());
+  std::string content = text->value_or("");
+  content.resize(content.empty() ? 0 : content.rfind('\n') + 1);  // never after a half line (npos + 1 == 0)
+  content += to_json(line).dump() + "\n";
+  return client.put_object(location.bucket, key, std::move(content));
+}
+
 // Where the sync resumes: the bookmark, unless sync.jsonl already announces
 // a later window (a crash between the announcement and the bookmark).
 std::optional<UtcTime> resume_point(const SyncSpec& spec, const std::optional<Bookmark>& bookmark,
                                     const Services& services) {
   std::optional<UtcTime> from = bookmark ? std::optional(bookmark->end) : std::nullopt;
-  const auto announced = last_synced_end(spec.out_dir);
+  const auto announced = spec.out_store ? last_synced_end_in(*spec.out_store, services) : last_synced_end(spec.out_dir);
   if (from && announced && *announced > *from) {
     if (services.on_notice) {
       services.on_notice(Notice{.level = Notice::Level::Warning,
-                                .message = "sync.jsonl in " + spec.out_dir.string() +
-                                           " already announces a window to " + format_utc(*announced) +
-                                           "; continuing from there"});
+                                .message = "sync.jsonl in " + output_name(spec) + " already announces a window to " +
+                                           format_utc(*announced) + "; continuing from there"});
     }
     from = announced;
   }
@@ -298,9 +334,13 @@ std::optional<UtcTime> last_synced_end(const std::filesystem::path& dir) {
   if (!directory) return std::nullopt;
   auto text = directory->read_file(kSyncFile, kMaxSyncFileBytes);
   if (!text) return std::nullopt;
-  const auto end = text->rfind('\n', text->size() > 1 ? text->size() - 2 : 0);
+  return last_synced_end_of(*text);
+}
+
+std::optional<UtcTime> last_synced_end_of(std::string_view text) {
+  const auto end = text.rfind('\n', text.size() > 1 ? text.size() - 2 : 0);
   const auto start = end == std::string::npos ? 0 : end + 1;
-  const auto line = parse_untrusted_json(std::string_view(*text).substr(start));
+  const auto line = parse_untrusted_json(text.substr(start));
   if (!line || !line->is_object() || !line->contains("EndUtc") || !(*line)["EndUtc"].is_string()) return std::nullopt;
   return parse_utc((*line)["EndUtc"].get<std::string>());
 }
@@ -332,9 +372,11 @@ Result<SyncResult> sync_job(const SyncSpec& spec, const Services& services) {
   if (posting && !*bookmark && !spec.since) {
     return fail(ErrorKind::Usage, "the first sync of LedgerEntry needs --since DATE (its first posting date)");
   }
-  std::error_code ec;
-  std::filesystem::create_directories(spec.out_dir, ec);
-  if (ec) return std::unexpected(detail::io_error("cannot create directory", spec.out_dir, ec.value()));
+  if (!spec.out_store) {
+    std::error_code ec;
+    std::filesystem::create_directories(spec.out_dir, ec);
+    if (ec) return std::unexpected(detail::io_error("cannot create directory", spec.out_dir, ec.value()));
+  }
 
   SyncResult result;
   std::optional<UtcTime> from = *bookmark ? resume_point(spec, *bookmark, services) : spec.since;
@@ -345,7 +387,10 @@ Result<SyncResult> sync_job(const SyncSpec& spec, const Services& services) {
   while (auto window = next_window(from, now, posting, from_is_since)) {
     auto done = export_window(spec, *window, services);
     if (!done) return std::unexpected(done.error());
-    if (auto ok = append_sync_line(spec.out_dir, line_of(spec, *window, *done)); !ok) {
+    const SyncLine line = line_of(spec, *window, *done);
+    if (auto ok = spec.out_store ? append_sync_line_in(*spec.out_store, line, services)
+                                 : append_sync_line(spec.out_dir, line);
+        !ok) {
       return std::unexpected(with_export(ok.error(), done->exp.id));
     }
     Bookmark moved = identity;

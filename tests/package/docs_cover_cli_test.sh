@@ -14,7 +14,7 @@ errors=0
 miss() { echo "MISSING: $*" >&2; errors=$((errors + 1)); }
 
 # Option names from CLI11's help: the lines that start with an option.
-options_of() { "$exe" "$@" --help | grep -E '^ +-' | grep -oE -- '(^|[ ,])--?[a-zA-Z][a-zA-Z-]*' | tr -d ' ,' | sort -u; }
+options_of() { "$exe" "$@" --help | grep -E '^ +-' | grep -oE -- '(^|[ ,])--?[a-zA-Z][a-zA-Z0-9-]*' | tr -d ' ,' | sort -u; }
 
 global=$(options_of)
 commands=$("$exe" --help | sed -n '/^Subcommands:/,$p' | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
@@ -61,9 +61,9 @@ done
 
 # The other way round: every long option a completion offers exists.
 all_options=$(sort -u <<<"$all_options")
-offered=$( (grep -oE -- '(^|[ "|(])--[a-z][a-z-]*' "$bash_c" | tr -d ' "|('
-  grep -oE -- "(^|[' {,()*])--[a-z][a-z-]*" "$zsh_c" | tr -d " '{,()*"
-  grep -oE -- ' -l [a-z][a-z-]*' <<<"$fish_lines" | sed 's/^ -l /--/') | sort -u)
+offered=$( (grep -oE -- '(^|[ "|(])--[a-z][a-z0-9-]*' "$bash_c" | tr -d ' "|('
+  grep -oE -- "(^|[' {,()*])--[a-z][a-z0-9-]*" "$zsh_c" | tr -d " '{,()*"
+  grep -oE -- ' -l [a-z][a-z0-9-]*' <<<"$fish_lines" | sed 's/^ -l /--/') | sort -u)
 for option in $offered; do
   grep -qxF -- "$option" <<<"$all_options" || miss "a completion offers $option, which mews-export does not accept"
 done

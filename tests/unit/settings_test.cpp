@@ -176,7 +176,8 @@ TEST_F(SettingsTest, ConfigRowsShowWhereTokensComeFromNeverTheirValues) {
   }
   EXPECT_EQ(names,
             (std::vector<std::string>{"platform", "client", "client_token", "access_token", "state_dir", "ca_bundle",
-                                      "allow_insecure_http", "output_dir", "interval", "timeout", "parallel"}));
+                                      "allow_insecure_http", "output_dir", "interval", "timeout", "parallel",
+                                      "s3_endpoint", "s3_region", "s3_access_key_id", "s3_secret_access_key"}));
   EXPECT_EQ(rows[3].value, "env MEWS_ACCESS_TOKEN");
   EXPECT_TRUE(rows[3].secret);
   EXPECT_EQ(rows[8].value, "5m");

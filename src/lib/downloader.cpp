@@ -548,6 +548,8 @@ Result<DownloadResult> Session::to_store(const S3Location& root) {
                                       .on_retry = options_.on_retry,
                                       .stall_timeout = options_.stall_timeout});
   const detail::UploadStore uploads(options_.upload_state_dir);
+  // An export's files live 7 days: an upload untouched for longer can never be resumed.
+  (void)uploads.abort_stale(client, here.bucket, std::chrono::hours{24 * 8});
   const std::string manifest_key = here.key(kManifestName);
   auto existing = client.get_object(here.bucket, manifest_key, kMaxManifestBytes);
   if (!existing) return std::unexpected(existing.error());

@@ -119,6 +119,25 @@ Status UploadStore::forget(const std::string& bucket, const std::string& key) co
   return {};
 }
 
+std::size_t UploadStore::abort_stale(s3::Client& client, const std::string& bucket, std::chrono::hours max_age) const {
+  std::size_t aborted = 0;
+  std::error_code ec;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (auto it = std::filesystem::directory_iterator(dir_, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const auto changed = it->last_write_time(ec);
+    if (ec || now - changed < max_age || it->path().extension() != ".json") continue;
+    auto text = read_regular_file(it->path(), kMaxRecordBytes);
+    auto parsed = text ? parse_untrusted_json(*text) : std::unexpected(text.error());
+    const auto record = parsed ? record_from(*parsed) : std::nullopt;
+    if (!record || record->bucket != bucket || record->complete) continue;
+    if (!record->upload_id.empty()) (void)client.abort_multipart_upload(record->bucket, record->key, record->upload_id);
+    std::filesystem::remove(it->path(), ec);
+    ++aborted;
+  }
+  return aborted;
+}
+
 // ----------------------------------------------------------------- the output
 
 S3Output::S3Output(s3::Client& client, const UploadStore& store, UploadRecord record)
@@ -217,11 +236,13 @@ Status S3Output::upload(std::string& part) {
   record_.parts.push_back(s3::Part{.number = number, .etag = *etag, .size = size});
   record_.newlines += newlines;
   record_.last = last;
-  if (const auto checkpoint = hash_.checkpoint()) {
-    record_.hash = *checkpoint;
-    return store_.save(record_);
-  }
-  return {};  // a last, short part: the object is completed next
+  // Only whole parts are saved: a record ends on a part boundary, where the
+  // next run resumes (a failed completion re-sends the last, short part).
+  if (size != record_.part_size) return {};
+  const auto checkpoint = hash_.checkpoint();
+  if (!checkpoint) return fail(ErrorKind::Io, "internal: the hash is not at a block boundary after a whole part");
+  record_.hash = *checkpoint;
+  return store_.save(record_);
 }
 
 Result<std::string> S3Output::finish(std::uint64_t lines) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -50,14 +51,19 @@ struct UploadRecord {
   std::uint64_t lines = 0;      // when complete
 };
 
-// Upload records, one small JSON file each under `<state>/uploads/`, written
-// atomically (0600). Keyed by bucket and key.
+// Upload records, one small JSON file each in the directory given (the jobs
+// use `<state>/uploads/`), written atomically (0600). Keyed by bucket and key.
 class UploadStore {
  public:
   explicit UploadStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
   Result<std::optional<UploadRecord>> load(const std::string& bucket, const std::string& key) const;
   Status save(const UploadRecord& record) const;
   Status forget(const std::string& bucket, const std::string& key) const;
+  // Unfinished uploads into `bucket` whose record has not changed for
+  // `max_age` (longer than an export's files live: they cannot be resumed):
+  // aborted (best effort) and forgotten, so that no orphaned parts stay
+  // billed. Returns how many.
+  std::size_t abort_stale(s3::Client& client, const std::string& bucket, std::chrono::hours max_age) const;
 
  private:
   std::filesystem::path path_of(const std::string& bucket, const std::string& key) const;

@@ -196,12 +196,28 @@ class S3Resume : public S3Output {
  protected:
   S3Resume() : S3Output(kSlowBigFile) {}
 
+  // The upload records, as text (for failure messages).
+  std::string records() const {
+    std::string out;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir_ / "state" / "uploads", ec)) {
+      std::ifstream in(entry.path());
+      std::stringstream text;
+      text << in.rdbuf();
+      out += entry.path().filename().string() + ": " + text.str() + "\n";
+    }
+    return out;
+  }
+
   // The parts the upload state records (0 without a record).
   std::size_t recorded_parts() const {
     std::error_code ec;
     const auto dir = dir_ / "state" / "uploads";
     if (!fs::exists(dir, ec)) return 0;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      // Only records under their final name: a temporary file about to be
+      // renamed over one may be lost to the kill.
+      if (entry.path().filename().string().starts_with(".") || entry.path().extension() != ".json") continue;
       std::ifstream in(entry.path());
       std::stringstream text;
       text << in.rdbuf();
@@ -230,6 +246,7 @@ TEST_F(S3Resume, SigkillMidMultipartUploadThenTheSameCommandCompletesIt) {
   expect_no_secrets(killed.stderr_text);
   const std::string id = only_export_id();
   const std::size_t uploaded = recorded_parts();
+  const std::string saved = records();
   EXPECT_TRUE(s3_.keys(kBucket, "r/").empty()) << "an object appeared before its upload completed";
 
   sandbox_.reset_stats();
@@ -240,7 +257,9 @@ TEST_F(S3Resume, SigkillMidMultipartUploadThenTheSameCommandCompletesIt) {
   const auto ranges = sandbox_.stats()["ranges"];
   const std::string resumed = "bytes=" + std::to_string(uploaded * (std::uint64_t{8} << 20)) + "-";
   EXPECT_NE(std::find(ranges.begin(), ranges.end(), resumed), ranges.end())
-      << "expected " << resumed << "; stats: " << sandbox_.stats().dump();
+      << "expected " << resumed << "; stats: " << sandbox_.stats().dump() << "\nrecords:\n"
+      << saved << "stderr:\n"
+      << again.stderr_text;
   EXPECT_EQ(sandbox_.stats()["file_gets"].get<std::uint64_t>(), 1u);
   expect_objects_match_server("r/" + id, id);
 }

@@ -603,6 +603,21 @@ TEST_F(DownloadToStoreTest, AManifestThatDoesNotMatchItsObjectsIsNotTrusted) {
 // A first run whose upload of part 2 of the big file is refused.
 class DownloadToStoreResumeTest : public DownloadToStoreTest {
  protected:
+  // The `earlier` upload of file 3 was aborted once, the file fetched again
+  // from byte 0 into a new upload, and the export ends complete.
+  void expect_aborted_and_started_over(const std::string& earlier) {
+    std::size_t aborted = 0;
+    for (const auto& r : s3.received()) {
+      if (r.operation == "AbortMultipartUpload" && r.upload_id == earlier && r.status / 100 == 2) ++aborted;
+    }
+    EXPECT_EQ(aborted, 1u);
+    const auto requests = file_requests(2, mark);
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_FALSE(requests[0].range_from);
+    EXPECT_EQ(s3.count("CreateMultipartUpload", key(2)), 2u);
+    expect_complete_export();
+  }
+
   void fail_first_run() {
     s3.fail({.operation = "UploadPart", .key_suffix = "part-003.jsonl", .part_number = 2});
     auto first = download(options());
@@ -727,16 +742,7 @@ TEST_F(DownloadToStoreResumeTest, ForceAbortsAnUnfinishedUploadAndStartsOver) {
   o.force = true;
   auto second = download(o);
   ASSERT_TRUE(second) << second.error().message;
-  std::size_t aborted = 0;
-  for (const auto& r : s3.received()) {
-    if (r.operation == "AbortMultipartUpload" && r.upload_id == earlier && r.status / 100 == 2) ++aborted;
-  }
-  EXPECT_EQ(aborted, 1u);
-  const auto requests = file_requests(2, mark);
-  ASSERT_EQ(requests.size(), 1u);
-  EXPECT_FALSE(requests[0].range_from);
-  EXPECT_EQ(s3.count("CreateMultipartUpload", key(2)), 2u);
-  expect_complete_export();
+  expect_aborted_and_started_over(earlier);
 }
 
 TEST_F(DownloadToStoreResumeTest, AStaleUnfinishedUploadIsAbortedAndForgotten) {
@@ -748,16 +754,7 @@ TEST_F(DownloadToStoreResumeTest, AStaleUnfinishedUploadIsAbortedAndForgotten) {
   }
   auto second = download(options());
   ASSERT_TRUE(second) << second.error().message;
-  std::size_t aborted = 0;
-  for (const auto& r : s3.received()) {
-    if (r.operation == "AbortMultipartUpload" && r.upload_id == earlier && r.status / 100 == 2) ++aborted;
-  }
-  EXPECT_EQ(aborted, 1u);
-  const auto requests = file_requests(2, mark);
-  ASSERT_EQ(requests.size(), 1u);
-  EXPECT_FALSE(requests[0].range_from);
-  EXPECT_EQ(s3.count("CreateMultipartUpload", key(2)), 2u);
-  expect_complete_export();
+  expect_aborted_and_started_over(earlier);
 }
 
 TEST_F(DownloadToStoreTest, ForceUploadsAgainOverAVerifiedManifest) {

@@ -208,7 +208,8 @@ Result<HttpResponse> Client::send(Call& call, bool allow_404) {
   RetryBudget budget(options_.retry, clock_);
   for (;;) {
     auto response = attempt(call, *address, payload_hash);
-    if (response && response->status >= 200 && response->status < 300) return response;
+    const bool ok = response && response->status >= 200 && response->status < 300;
+    if (ok && !(call.ok_may_carry_error && parse_error(response->body))) return response;
     if (response && response->status == 404 && allow_404) return response;
     Error error = response ? error_from_answer(*response, call.what, store_.region, utc_now(clock_)) : response.error();
     if (auto final_error = budget.retry_or_give_up(std::move(error), call.what, options_.on_retry)) {
@@ -293,6 +294,7 @@ Status Client::complete_multipart_upload(const std::string& bucket, const std::s
   if (!body) return std::unexpected(body.error());
   Call call{.method = "POST", .bucket = bucket, .key = key, .query = {{"uploadId", upload_id}}, .body = *body};
   call.what = where("CompleteMultipartUpload", bucket, key);
+  call.ok_may_carry_error = true;
   auto response = send(call);
   if (!response) return std::unexpected(response.error());
   // A 200 may still carry an <Error> (S3 reports late failures so).

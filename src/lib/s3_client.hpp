@@ -72,6 +72,9 @@ class Client {
     std::string body;
     std::string what;  // "PutObject s3://bucket/key", for messages and retry notices
     std::size_t max_answer = kMaxResponseBytes;
+    // CompleteMultipartUpload: S3 may answer 200 with an <Error> body
+    // (InternalError, SlowDown), to be treated (and retried) like an error answer.
+    bool ok_may_carry_error = false;
   };
   // Signs and sends `call` until it succeeds or cannot be retried; a 404 is
   // returned as a response when `allow_404`.

@@ -329,6 +329,19 @@ TEST_F(S3ClientTest, AnErrorInsideA200CompleteAnswerIsAnError) {
   EXPECT_EQ(done.error().request_id, "REQ-C");
 }
 
+TEST_F(S3ClientTest, AnInternalErrorInsideA200CompleteAnswerIsRetried) {
+  int calls = 0;
+  transport.on("?uploadId=", [&](const HttpRequest&, const BodySink* sink) {
+    if (++calls == 1) return respond(sink, 200, error_xml("InternalError", "Please try again.", "REQ-1"));
+    return respond(sink, 200,
+                   "<CompleteMultipartUploadResult><Location>x</Location><Bucket>bucket</Bucket><Key>big.jsonl</Key>"
+                   "<ETag>\"abc-1\"</ETag></CompleteMultipartUploadResult>");
+  });
+  auto done = client().complete_multipart_upload("bucket", "big.jsonl", "id", {{.number = 1, .etag = "\"e\""}});
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_EQ(calls, 2);
+}
+
 TEST_F(S3ClientTest, AbortMultipartUploadDeletesTheUpload) {
   transport.on("?uploadId=", answer(204));
   ASSERT_TRUE(client().abort_multipart_upload("bucket", "big.jsonl", "up id"));

@@ -3,7 +3,9 @@
 // `run`, `download` and `sync` with -o s3://BUCKET/PREFIX write the local
 // layout as objects, byte-identical to the server's files, manifest last; a
 // SIGKILL in the middle of a multipart upload is resumed by the same command;
-// refusals map to their exit codes without printing a secret.
+// refusals map to their exit codes without printing a secret. Polls are
+// 500 ms apart: an ASan-built sandbox prepares big files slowly, and 50 ms
+// polls would meet its 429 rate limit.
 // (s3rver checks access key ids but no signature: SigV4 itself is proven by
 // the unit tests against AWS's published examples.)
 #include <gtest/gtest.h>
@@ -103,7 +105,7 @@ class S3Output : public ::testing::Test, public SandboxCli {
 }  // namespace
 
 TEST_F(S3Output, RunWritesTheExportAsObjectsManifestLast) {
-  const auto r = s3_cli({"run", "--entity", "OrderItem", "-o", "s3://lake/exports", "--interval", "50ms"});
+  const auto r = s3_cli({"run", "--entity", "OrderItem", "-o", "s3://lake/exports", "--interval", "500ms"});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   const std::string id = only_export_id();
   EXPECT_EQ(r.stdout_text, "s3://lake/exports/" + id + "\n");
@@ -116,7 +118,7 @@ TEST_F(S3Output, RunWritesTheExportAsObjectsManifestLast) {
 }
 
 TEST_F(S3Output, DownloadAgainFindsTheVerifiedManifestAndFetchesNothing) {
-  ASSERT_EQ(s3_cli({"run", "--entity", "Payment", "-o", "s3://lake/p", "--interval", "50ms"}).exit_code, 0);
+  ASSERT_EQ(s3_cli({"run", "--entity", "Payment", "-o", "s3://lake/p", "--interval", "500ms"}).exit_code, 0);
   const std::string id = only_export_id();
   const auto gets = sandbox_.stats()["file_gets"].get<std::uint64_t>();
   const auto again = s3_cli({"download", id, "-o", "s3://lake/p", "-v"});
@@ -129,8 +131,8 @@ TEST_F(S3Output, DownloadAgainFindsTheVerifiedManifestAndFetchesNothing) {
 TEST_F(S3Output, SyncAnnouncesEveryWindowInARewrittenSyncJsonl) {
   SystemClock clock;
   const auto since = format_utc(std::chrono::floor<std::chrono::seconds>(utc_now(clock) - std::chrono::days{400}));
-  const auto r =
-      s3_cli({"sync", "--entity", "Payment", "--since", since, "-o", "s3://lake/lake", "--interval", "50ms", "--json"});
+  const auto r = s3_cli(
+      {"sync", "--entity", "Payment", "--since", since, "-o", "s3://lake/lake", "--interval", "500ms", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   EXPECT_EQ(json::parse(r.stdout_text)[0]["Windows"], 3) << r.stdout_text;
   std::istringstream lines(object("lake/Payment/sync.jsonl"));
@@ -152,7 +154,7 @@ TEST_F(S3Output, SyncAnnouncesEveryWindowInARewrittenSyncJsonl) {
 
 TEST_F(S3Output, WrongCredentialsExitThreeAndPrintNoSecret) {
   const std::string secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
-  const auto r = s3_cli({"run", "--entity", "Payment", "-o", "s3://lake/x", "--interval", "50ms"},
+  const auto r = s3_cli({"run", "--entity", "Payment", "-o", "s3://lake/x", "--interval", "500ms"},
                         {{"AWS_ACCESS_KEY_ID", "AKIAWRONGKEY"}, {"AWS_SECRET_ACCESS_KEY", secret}});
   EXPECT_EQ(r.exit_code, 3) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("InvalidAccessKeyId"), std::string::npos) << r.stderr_text;
@@ -162,7 +164,7 @@ TEST_F(S3Output, WrongCredentialsExitThreeAndPrintNoSecret) {
 }
 
 TEST_F(S3Output, MissingBucketExitsOneSayingSo) {
-  const auto r = s3_cli({"run", "--entity", "Payment", "-o", "s3://no-such-bucket/x", "--interval", "50ms"});
+  const auto r = s3_cli({"run", "--entity", "Payment", "-o", "s3://no-such-bucket/x", "--interval", "500ms"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.stderr_text.find("NoSuchBucket"), std::string::npos) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("create it"), std::string::npos) << r.stderr_text;
@@ -232,10 +234,11 @@ class S3Resume : public S3Output {
 
 TEST_F(S3Resume, SigkillMidMultipartUploadThenTheSameCommandCompletesIt) {
   const std::vector<std::string> args = {MEWS_EXPORT_BIN, "run",        "--entity", "OrderItem", "-o",
-                                         "s3://lake/r",   "--interval", "50ms"};
+                                         "s3://lake/r",   "--interval", "500ms"};
   ChildProcess child;
   child.start(args, cli_env(s3_env()));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // Generous: under ASan the sandbox builds the 20 MB file slowly.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (recorded_parts() < 1 && child.running() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -250,7 +253,7 @@ TEST_F(S3Resume, SigkillMidMultipartUploadThenTheSameCommandCompletesIt) {
   EXPECT_TRUE(s3_.keys(kBucket, "r/").empty()) << "an object appeared before its upload completed";
 
   sandbox_.reset_stats();
-  const auto again = s3_cli({"run", "--entity", "OrderItem", "-o", "s3://lake/r", "--interval", "50ms"});
+  const auto again = s3_cli({"run", "--entity", "OrderItem", "-o", "s3://lake/r", "--interval", "500ms"});
   ASSERT_EQ(again.exit_code, 0) << again.stderr_text;
   EXPECT_EQ(adds(), 0u) << "the re-run should have re-attached to the journaled export";
   // The source was fetched again only from the first byte no part holds.

@@ -2,7 +2,8 @@
 // receive buffer each) are gathered into blocks of kBlockSize from a small
 // fixed pool; each full block is written with one write() and then digested
 // (SHA-256, newlines, last byte) on a thread of its own, in order, while the
-// next block fills. Memory is the pool, whatever the file's size.
+// next block fills. Memory is the pool, whatever the file's size. A stream
+// that is not hashed writes pieces of kDirectWriteMin or more as they come.
 #pragma once
 
 #include <condition_variable>
@@ -24,6 +25,8 @@ inline constexpr std::size_t kBlockSize = 128 * 1024;
 inline constexpr std::size_t kMinBlockSize = 32 * 1024;
 // What the blocks of all concurrent transfers may take together.
 inline constexpr std::size_t kBlockBudget = 768 * 1024;
+// Unhashed pieces at least this big are written as they come, not copied.
+inline constexpr std::size_t kDirectWriteMin = 32 * 1024;
 // One block fills while one is written or digested, one spare for jitter.
 inline constexpr std::size_t kBlockCount = 3;
 
@@ -102,6 +105,7 @@ class BlockWriter {
 
  private:
   Status write_block();
+  Status write_direct(std::string_view chunk);
 
   FileOutput& out_;
   FileState& state_;

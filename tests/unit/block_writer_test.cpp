@@ -123,6 +123,43 @@ TEST(BlockWriter, WithoutHashItStillCountsLinesAndLastByte) {
   EXPECT_EQ(state.hash.hex_digest(), sha256_hex(""));  // nothing hashed
 }
 
+TEST(BlockWriter, WithoutHashBigPiecesAreWrittenAsTheyComeAndSmallOnesGathered) {
+  // A stream: a big piece goes straight out (no copy into a block); small
+  // ones are gathered, and a big piece after them first fills that block, so
+  // the bytes stay in order.
+  const std::string body = lines_of(3 * kDirectWriteMin + 3000);
+  const std::string_view all(body);
+  RecordingOutput out;
+  FileState state;
+  BlockWriter writer(out, state, /*hash=*/false, kBlockSize);
+  ASSERT_TRUE(writer.append(all.substr(0, kDirectWriteMin)));                           // big: written at once
+  ASSERT_TRUE(writer.append(all.substr(kDirectWriteMin, 1000)));                        // small: gathered
+  ASSERT_TRUE(writer.append(all.substr(kDirectWriteMin + 1000, 2 * kDirectWriteMin)));  // joins the block
+  ASSERT_TRUE(writer.append(all.substr(3 * kDirectWriteMin + 1000)));
+  EXPECT_EQ(out.sizes, std::vector<std::size_t>{kDirectWriteMin});
+  ASSERT_TRUE(writer.flush());
+  EXPECT_EQ(out.sizes, (std::vector<std::size_t>{kDirectWriteMin, 2 * kDirectWriteMin + 3000}));
+  EXPECT_EQ(out.data, body);
+  EXPECT_EQ(state.bytes, body.size());
+  EXPECT_EQ(state.newlines, newlines_in(body));
+  EXPECT_EQ(state.last, body.back());
+}
+
+TEST(BlockWriter, WithHashEvenBigPiecesAreGatheredIntoBlocks) {
+  // Hashing happens on the digester thread over pool blocks, so pieces are
+  // always copied: a piece's memory is libcurl's and is reused at once.
+  const std::string body = lines_of(2 * kBlockSize);
+  RecordingOutput out;
+  FileState state;
+  BlockWriter writer(out, state, /*hash=*/true, kBlockSize);
+  ASSERT_TRUE(writer.append(std::string_view(body).substr(0, kDirectWriteMin)));
+  EXPECT_TRUE(out.sizes.empty());
+  ASSERT_TRUE(writer.append(std::string_view(body).substr(kDirectWriteMin)));
+  ASSERT_TRUE(writer.flush());
+  EXPECT_EQ(out.sizes, (std::vector<std::size_t>{kBlockSize, kBlockSize}));
+  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));
+}
+
 TEST(BlockWriter, AFailedWriteIsReturnedAndTheWriterStillStops) {
   const std::string body = lines_of(4 * kBlockSize);
   RecordingOutput out;

@@ -127,13 +127,22 @@ struct StreamedFile {
 
 // ------------------------------------------------------------------ helpers
 
-// Transfers that may run at once: files at once, times the ranges of a big one.
+// The most connections a download opens at once: --parallel, or --split when
+// larger (one file at a time may still come as --split ranges). Files take
+// one each; a big file's ranges only take what the files leave idle.
+std::size_t connection_budget(const DownloadOptions& options) {
+  const auto parallel = static_cast<std::size_t>(std::max(1, options.parallel));
+  return options.out_dir && options.split > 1 ? std::max(parallel, static_cast<std::size_t>(options.split)) : parallel;
+}
+
+// Transfers that may run at once: files at once, or the whole connection
+// budget when a file is big enough to be split.
 std::size_t concurrent_transfers(const Export& exp, const DownloadOptions& options) {
   const auto files = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, options.parallel)), exp.files.size());
   const bool splits = options.out_dir && options.split > 1 &&
                       std::any_of(exp.files.begin(), exp.files.end(),
                                   [&](const ExportFile& f) { return f.size_in_bytes >= options.split_min_size; });
-  return files * (splits ? static_cast<std::size_t>(options.split) : 1);
+  return splits ? connection_budget(options) : files;
 }
 
 std::string status_name(const Export& exp) {
@@ -243,6 +252,8 @@ class Session final : public detail::UrlSource {
   const Export& exp_;
   const DownloadOptions& options_;
   detail::TransferSettings settings_;
+  // Connections of the budget no file is using (given back by run_workers).
+  detail::SpareConnections spare_;
 
   std::mutex url_mutex_;  // guards current_, obtained_, generation_; held during a refresh
   Export current_;
@@ -419,6 +430,7 @@ Result<bool> Session::try_ranges(std::size_t index, const detail::Directory& dir
                                .ranges = static_cast<std::size_t>(options_.split),
                                .probe_bytes = options_.split_probe_bytes,
                                .split_below = options_.split_below_rate,
+                               .spare = &spare_,
                                .on_bytes = [this, index](std::uint64_t bytes) { report(index, bytes); }};
   bool ignored = false;
   auto fetched = detail::fetch_ranges(job, part, state, ignored);
@@ -470,6 +482,15 @@ Result<detail::Directory> Session::export_directory(const std::filesystem::path&
   return parent->child(*name, /*create=*/true);
 }
 
+// Gives a worker's connection back to the spare ones when it ends.
+struct ReturnOnExit {
+  detail::SpareConnections& spare;
+  explicit ReturnOnExit(detail::SpareConnections& s) : spare(s) {}
+  ReturnOnExit(const ReturnOnExit&) = delete;
+  ReturnOnExit& operator=(const ReturnOnExit&) = delete;
+  ~ReturnOnExit() { spare.give_back(1); }
+};
+
 // Downloads every file with options_.parallel workers; the records in file order.
 Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<FileRecord>(std::size_t)>& one_file) {
   const std::size_t count = exp_.files.size();
@@ -484,6 +505,7 @@ Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<
     stop = true;
   };
   const auto work = [&] {
+    const ReturnOnExit done{spare_};  // a worker out of files frees its connection for others' ranges
     while (!stop) {
       if (cancel_requested()) return record_error(detail::interrupted_keeping_files());
       const std::size_t index = next.fetch_add(1);
@@ -499,6 +521,7 @@ Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<
     }
   };
   const auto workers = std::min(static_cast<std::size_t>(std::max(1, options_.parallel)), count);
+  spare_.give_back(connection_budget(options_) - std::min(workers, connection_budget(options_)));
   if (workers <= 1) {
     work();
   } else {

@@ -239,6 +239,20 @@ void PrefixHasher::loop() {
   }
 }
 
+// --------------------------------------------------------- SpareConnections
+
+std::size_t SpareConnections::take(std::size_t most) {
+  std::lock_guard lock(mutex_);
+  const std::size_t granted = std::min(most, idle_);
+  idle_ -= granted;
+  return granted;
+}
+
+void SpareConnections::give_back(std::size_t count) {
+  std::lock_guard lock(mutex_);
+  idle_ += count;
+}
+
 // --------------------------------------------------------------- the driver
 
 namespace {
@@ -285,19 +299,37 @@ std::vector<std::size_t> all_of(const std::vector<ByteRange>& ranges) {
   return which;
 }
 
+// Connections borrowed from job.spare for the ranges after a probe, given
+// back when the file is done (or failed).
+struct Borrowed {
+  SpareConnections* from = nullptr;
+  std::size_t count = 0;
+  Borrowed() = default;
+  Borrowed(const Borrowed&) = delete;
+  Borrowed& operator=(const Borrowed&) = delete;
+  ~Borrowed() {
+    if (from != nullptr && count > 0) from->give_back(count);
+  }
+};
+
 // A fresh file starts with a probe: its first job.probe_bytes alone, timed.
 // Slower than job.split_below (bytes/s) on one connection, the rest is split
-// into job.ranges ranges; faster, the rest comes on one connection too
+// into as many ranges as there are connections to spare, at most job.ranges;
+// faster, or with none to spare, the rest comes on one connection too
 // (splitting a fast local link only adds work: seeks, a second read for the
 // hash, more dirty windows at once).
-Status probe_then_plan(const RangedFile& job, PartFile& part, RangeProgress& progress, bool& ranges_ignored) {
+Status probe_then_plan(const RangedFile& job, PartFile& part, RangeProgress& progress, bool& ranges_ignored,
+                       Borrowed& borrowed) {
   const auto started = job.clock.now();
   if (auto st = run_ranges(job, part, progress, {0}, ranges_ignored); !st) return st;
   const std::chrono::duration<double> took = job.clock.now() - started;
   const double rate = took.count() > 0 ? static_cast<double>(job.probe_bytes) / took.count() : 1e300;
-  if (rate >= job.split_below) return {};
+  if (rate >= job.split_below || job.ranges <= 1) return {};
+  borrowed.from = job.spare;
+  borrowed.count = job.spare != nullptr ? job.spare->take(job.ranges - 1) : job.ranges - 1;
+  if (borrowed.count == 0) return {};
   std::vector<ByteRange> ranges{progress.ranges()[0]};
-  for (auto r : plan_ranges(job.size - job.probe_bytes, job.ranges)) {
+  for (auto r : plan_ranges(job.size - job.probe_bytes, borrowed.count + 1)) {
     ranges.push_back(ByteRange{.start = r.start + job.probe_bytes, .end = r.end + job.probe_bytes, .done = 0});
   }
   progress.replan(std::move(ranges));
@@ -316,7 +348,8 @@ Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, boo
   hasher.advance(written_prefix(progress.ranges()));
 
   const bool probe = fresh && job.probe_bytes > 0 && job.probe_bytes < job.size;
-  Status fetched = probe ? probe_then_plan(job, part, progress, ranges_ignored) : Status{};
+  Borrowed borrowed;
+  Status fetched = probe ? probe_then_plan(job, part, progress, ranges_ignored, borrowed) : Status{};
   if (fetched) fetched = run_ranges(job, part, progress, all_of(progress.ranges()), ranges_ignored);
   if (!fetched) {
     (void)progress.save();  // the next run resumes every range where it stopped

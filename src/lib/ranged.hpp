@@ -78,6 +78,21 @@ class PrefixHasher {
   std::thread thread_;
 };
 
+// The connections a download may open beyond one per file being fetched: a
+// big file's ranges use only what no other file is using, and never wait for
+// one, so many files at once are not split on top of each other.
+class SpareConnections {
+ public:
+  explicit SpareConnections(std::size_t idle = 0) : idle_(idle) {}
+  // Up to `most` of the idle connections, possibly none.
+  std::size_t take(std::size_t most);
+  void give_back(std::size_t count);
+
+ private:
+  std::mutex mutex_;
+  std::size_t idle_;
+};
+
 // What fetch_ranges() needs to know.
 struct RangedFile {
   HttpTransport& transport;
@@ -93,6 +108,9 @@ struct RangedFile {
   // they came slower than split_below bytes/s (0: no probe, always split).
   std::uint64_t probe_bytes = 0;
   double split_below = 0;
+  // After a slow probe the rest is split into 1 + what this grants of
+  // ranges - 1 more connections (null: always ranges).
+  SpareConnections* spare = nullptr;
   std::function<void(std::uint64_t)> on_bytes;  // bytes written so far, all ranges; may be empty
 };
 

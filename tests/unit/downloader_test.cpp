@@ -796,6 +796,61 @@ TEST_F(DownloaderTest, AFastProbeKeepsTheRestOnOneConnection) {
   EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), body);
 }
 
+TEST_F(DownloaderTest, ParallelOneStillSplitsALoneBigFileIntoSplitRanges) {
+  // The connection budget is the larger of --parallel and --split: one file
+  // at a time may still come as --split ranges.
+  const std::string body = make_lines(2000, "lone");
+  const auto exp = make_export("exp-lone", {body});
+  transport.on(route(0), [this, h = serve(body)](const HttpRequest& r, const BodySink* sink) {
+    clock.advance(std::chrono::seconds{1});  // 1000 B/s: a slow probe
+    return h(r, sink);
+  });
+  DownloadOptions options = split_options(dir.path(), 4);
+  options.parallel = 1;
+  options.split_probe_bytes = 1000;
+  options.split_below_rate = 1e6;
+  auto result = Downloader(transport, clock, nullptr).download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(transport.requests().size(), 5u);  // the probe, then the rest in 4 ranges
+  EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), body);
+}
+
+TEST_F(DownloaderTest, RangesNeverOpenMoreConnectionsThanTheBudget) {
+  // Every probe is slow, so every file would split; but files already use
+  // the whole budget (--parallel 3 = --split 3): ranges only take connections
+  // that no file is using, so never more than 3 requests are in flight.
+  std::vector<std::string> contents;
+  for (int i = 0; i < 6; ++i) contents.push_back(make_lines(1500, "budget" + std::to_string(i)));
+  const auto exp = make_export("exp-budget", contents);
+  std::atomic<int> in_flight{0};
+  std::atomic<int> most{0};
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    transport.on(route(i), [&, h = serve(contents[i])](const HttpRequest& r, const BodySink* sink) {
+      const int now = ++in_flight;
+      int seen = most.load();
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {
+      }
+      clock.advance(std::chrono::seconds{1});                     // slow on the fake clock
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});  // and long enough to overlap for real
+      auto answer = h(r, sink);
+      --in_flight;
+      return answer;
+    });
+  }
+  DownloadOptions options = split_options(dir.path(), 3);
+  options.parallel = 3;
+  options.split_probe_bytes = 1000;
+  options.split_below_rate = 1e12;
+  auto result = Downloader(transport, clock, nullptr).download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_LE(most.load(), 3);
+  EXPECT_GE(transport.requests().size(), 12u);  // at least a probe and a rest for each file
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    EXPECT_EQ(slurp(result->directory / part_file_name(i)), contents[i]) << i;
+    EXPECT_EQ(result->manifest.files[i].sha256, detail::sha256_hex(contents[i])) << i;
+  }
+}
+
 TEST_F(DownloaderTest, APartWithHolesAndNoSidecarIsFetchedAgainFromTheStart) {
   const std::vector<std::string> contents = {make_lines(60000, "holes")};  // a few MiB
   const auto exp = make_export("exp-holes", contents);

@@ -40,5 +40,17 @@ TEST(Ranges, TheWrittenPrefixStopsAtTheFirstUnfinishedRange) {
   EXPECT_EQ(written_prefix(ranges), 207u);
 }
 
+TEST(Ranges, SpareConnectionsGrantWhatIsIdleAndNeverMore) {
+  SpareConnections spare;  // none idle yet
+  EXPECT_EQ(spare.take(3), 0u);
+  spare.give_back(2);
+  EXPECT_EQ(spare.take(3), 2u);  // all that is idle, not what was asked
+  EXPECT_EQ(spare.take(1), 0u);
+  spare.give_back(2);
+  spare.give_back(1);
+  EXPECT_EQ(spare.take(1), 1u);
+  EXPECT_EQ(spare.take(5), 2u);
+}
+
 }  // namespace
 }  // namespace mews_export::detail

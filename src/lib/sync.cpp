@@ -345,6 +345,55 @@ std::optional<UtcTime> last_synced_end_of(std::string_view text) {
   return parse_utc((*line)["EndUtc"].get<std::string>());
 }
 
+// The bookmark this run starts from, after --reset; a Usage error when
+// --since or its absence does not fit the job's state.
+Result<std::optional<Bookmark>> starting_bookmark(const SyncSpec& spec, const BookmarkStore& store,
+                                                  const Bookmark& identity) {
+  auto bookmark = store.load(identity);
+  if (!bookmark) return std::unexpected(bookmark.error());
+  if (*bookmark && spec.since && !spec.reset) {
+    return fail(ErrorKind::Usage, "--since is for a first sync, and " + identity.entity_type +
+                                      " already has a bookmark (synced up to " + format_utc((*bookmark)->end) +
+                                      "); pass --reset as well to start again from --since");
+  }
+  if (spec.reset && *bookmark) {
+    if (auto ok = store.remove(identity); !ok) return std::unexpected(ok.error());
+    bookmark->reset();
+  }
+  if (spec.entity == EntityType::LedgerEntry && !*bookmark && !spec.since) {
+    return fail(ErrorKind::Usage, "the first sync of LedgerEntry needs --since DATE (its first posting date)");
+  }
+  return bookmark;
+}
+
+// A window is done: its line is appended to sync.jsonl, then the bookmark
+// moves to its end (after a crash between the two, resume_point continues
+// from what sync.jsonl announces).
+Status announce_window(const SyncSpec& spec, const SyncWindow& window, const JobResult& done,
+                       const BookmarkStore& store, const Bookmark& identity, const Services& services) {
+  const SyncLine line = line_of(spec, window, done);
+  if (auto ok =
+          spec.out_store ? append_sync_line_in(*spec.out_store, line, services) : append_sync_line(spec.out_dir, line);
+      !ok) {
+    return std::unexpected(with_export(ok.error(), done.exp.id));
+  }
+  Bookmark moved = identity;
+  moved.end = window.end;
+  moved.export_id = done.exp.id;
+  moved.updated_utc = format_utc(utc_now(services.clock));
+  if (auto ok = store.save(moved); !ok) return std::unexpected(with_export(ok.error(), done.exp.id));
+  return {};
+}
+
+void count_window(SyncResult& result, const JobResult& done) {
+  ++result.windows;
+  for (const auto& f : done.download.manifest.files) {
+    ++result.files;
+    result.size_in_bytes += f.size_in_bytes;
+    result.lines += f.lines;
+  }
+}
+
 Result<SyncResult> sync_job(const SyncSpec& spec, const Services& services) {
   const bool posting = spec.entity == EntityType::LedgerEntry;
   auto key = job_key(AddArguments{.entity = std::string(to_string(spec.entity)),
@@ -358,20 +407,8 @@ Result<SyncResult> sync_job(const SyncSpec& spec, const Services& services) {
   if (!lock) return std::unexpected(lock.error());
 
   const Bookmark identity = bookmark_key(*key);
-  auto bookmark = store->load(identity);
+  auto bookmark = starting_bookmark(spec, *store, identity);
   if (!bookmark) return std::unexpected(bookmark.error());
-  if (*bookmark && spec.since && !spec.reset) {
-    return fail(ErrorKind::Usage, "--since is for a first sync, and " + identity.entity_type +
-                                      " already has a bookmark (synced up to " + format_utc((*bookmark)->end) +
-                                      "); pass --reset as well to start again from --since");
-  }
-  if (spec.reset && *bookmark) {
-    if (auto ok = store->remove(identity); !ok) return std::unexpected(ok.error());
-    bookmark->reset();
-  }
-  if (posting && !*bookmark && !spec.since) {
-    return fail(ErrorKind::Usage, "the first sync of LedgerEntry needs --since DATE (its first posting date)");
-  }
   if (!spec.out_store) {
     std::error_code ec;
     std::filesystem::create_directories(spec.out_dir, ec);
@@ -387,23 +424,10 @@ Result<SyncResult> sync_job(const SyncSpec& spec, const Services& services) {
   while (auto window = next_window(from, now, posting, from_is_since)) {
     auto done = export_window(spec, *window, services);
     if (!done) return std::unexpected(done.error());
-    const SyncLine line = line_of(spec, *window, *done);
-    if (auto ok = spec.out_store ? append_sync_line_in(*spec.out_store, line, services)
-                                 : append_sync_line(spec.out_dir, line);
-        !ok) {
-      return std::unexpected(with_export(ok.error(), done->exp.id));
+    if (auto ok = announce_window(spec, *window, *done, *store, identity, services); !ok) {
+      return std::unexpected(ok.error());
     }
-    Bookmark moved = identity;
-    moved.end = window->end;
-    moved.export_id = done->exp.id;
-    moved.updated_utc = format_utc(utc_now(services.clock));
-    if (auto ok = store->save(moved); !ok) return std::unexpected(with_export(ok.error(), done->exp.id));
-    ++result.windows;
-    for (const auto& f : done->download.manifest.files) {
-      ++result.files;
-      result.size_in_bytes += f.size_in_bytes;
-      result.lines += f.lines;
-    }
+    count_window(result, *done);
     from = window->end;
     from_is_since = false;
   }

@@ -11,8 +11,6 @@
 namespace mews_export::detail {
 namespace {
 
-constexpr std::size_t kReadChunk = 64 * 1024;
-
 std::string hint(int err) {
   switch (err) {
     case ENOSPC:
@@ -88,8 +86,13 @@ Status fsync_directory(const std::filesystem::path& dir) {
 Status read_range(int fd, std::uint64_t from, std::uint64_t to, const std::filesystem::path& path,
                   const std::function<Status(std::string_view)>& fn) {
   std::vector<char> buffer(kReadChunk);
+  return read_range(fd, from, to, path, buffer, fn);
+}
+
+Status read_range(int fd, std::uint64_t from, std::uint64_t to, const std::filesystem::path& path,
+                  std::span<char> buffer, const std::function<Status(std::string_view)>& fn) {
   while (from < to) {
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, to - from));
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), to - from));
     const ssize_t n = ::pread(fd, buffer.data(), want, static_cast<off_t>(from));
     if (n < 0) {
       if (errno == EINTR) continue;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -72,9 +73,16 @@ class Directory {
   UniqueFd fd_;
 };
 
+// What read_range() reads at once.
+inline constexpr std::size_t kReadChunk = 64 * 1024;
+
 // Reads `fd` from byte `from` up to byte `to` in chunks of at most 64 KiB,
 // passing each to `fn`, whose error stops the read. Io errors name `path`.
 Status read_range(int fd, std::uint64_t from, std::uint64_t to, const std::filesystem::path& path,
                   const std::function<Status(std::string_view)>& fn);
+// The same through the caller's buffer (a loop that reads again and again
+// keeps one instead of allocating kReadChunk bytes each time).
+Status read_range(int fd, std::uint64_t from, std::uint64_t to, const std::filesystem::path& path,
+                  std::span<char> buffer, const std::function<Status(std::string_view)>& fn);
 
 }  // namespace mews_export::detail

@@ -225,7 +225,7 @@ void PrefixHasher::loop() {
     const std::uint64_t from = hashed_;
     const std::uint64_t to = target_;
     lock.unlock();
-    auto st = read_range(fd_, from, to, path_, [this](std::string_view chunk) {
+    auto st = read_range(fd_, from, to, path_, buffer_, [this](std::string_view chunk) {
       state_.digest(chunk, true);
       return Status{};
     });

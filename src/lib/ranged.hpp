@@ -75,6 +75,7 @@ class PrefixHasher {
   std::uint64_t hashed_ = 0;
   bool stop_ = false;
   std::optional<Error> error_;
+  std::vector<char> buffer_ = std::vector<char>(kReadChunk);  // the loop's, for every read back
   std::thread thread_;
 };
 

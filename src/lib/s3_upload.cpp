@@ -119,6 +119,16 @@ Status UploadStore::forget(const std::string& bucket, const std::string& key) co
   return {};
 }
 
+namespace {
+
+// write_file_atomically's ".<name>.tmp-PID-N", left when a process was killed
+// mid-save; a save takes milliseconds, so one an hour old is nobody's.
+bool is_orphaned_temp(const std::string& name, std::filesystem::file_time_type::duration age) {
+  return name.starts_with('.') && name.find(".tmp-") != std::string::npos && age > std::chrono::hours{1};
+}
+
+}  // namespace
+
 std::size_t UploadStore::abort_stale(s3::Client& client, const std::string& bucket, std::chrono::hours max_age) const {
   std::size_t aborted = 0;
   std::error_code ec;
@@ -126,7 +136,12 @@ std::size_t UploadStore::abort_stale(s3::Client& client, const std::string& buck
   for (auto it = std::filesystem::directory_iterator(dir_, ec); !ec && it != std::filesystem::directory_iterator();
        it.increment(ec)) {
     const auto changed = it->last_write_time(ec);
-    if (ec || now - changed < max_age || it->path().extension() != ".json") continue;
+    if (ec) continue;
+    if (is_orphaned_temp(it->path().filename().string(), now - changed)) {
+      std::filesystem::remove(it->path(), ec);  // a save a killed process never renamed
+      continue;
+    }
+    if (now - changed < max_age || it->path().extension() != ".json") continue;
     auto text = read_regular_file(it->path(), kMaxRecordBytes);
     auto parsed = text ? parse_untrusted_json(*text) : std::unexpected(text.error());
     const auto record = parsed ? record_from(*parsed) : std::nullopt;

@@ -62,7 +62,8 @@ class UploadStore {
   // Unfinished uploads into `bucket` whose record has not changed for
   // `max_age` (longer than an export's files live: they cannot be resumed):
   // aborted (best effort) and forgotten, so that no orphaned parts stay
-  // billed. Returns how many.
+  // billed. Returns how many. Temporary files of saves that a killed process
+  // never finished, an hour old or more, are removed too.
   std::size_t abort_stale(s3::Client& client, const std::string& bucket, std::chrono::hours max_age) const;
 
  private:

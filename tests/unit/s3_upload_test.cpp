@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -755,6 +756,22 @@ TEST_F(DownloadToStoreResumeTest, AStaleUnfinishedUploadIsAbortedAndForgotten) {
   auto second = download(options());
   ASSERT_TRUE(second) << second.error().message;
   expect_aborted_and_started_over(earlier);
+}
+
+TEST_F(DownloadToStoreTest, TemporaryFilesOfAKilledSaveAreRemovedOnceOld) {
+  // A process killed between writing a record's temporary file and renaming
+  // it leaves ".<name>.tmp-PID-N" behind; the next upload into the bucket
+  // removes it once it is an hour old, and leaves a fresh one (a save that
+  // may still be running) alone.
+  fs::create_directories(state);
+  const auto old_temp = state / ".abc.json.tmp-999999-1";
+  const auto new_temp = state / ".def.json.tmp-999999-2";
+  for (const auto& p : {old_temp, new_temp}) std::ofstream(p) << "{\"half\":";
+  fs::last_write_time(old_temp, fs::file_time_type::clock::now() - std::chrono::hours{2});
+  auto result = download(options());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_FALSE(fs::exists(old_temp));
+  EXPECT_TRUE(fs::exists(new_temp));
 }
 
 TEST_F(DownloadToStoreTest, ForceUploadsAgainOverAVerifiedManifest) {

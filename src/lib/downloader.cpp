@@ -193,6 +193,9 @@ std::optional<Manifest> load_verified_manifest(const detail::Directory& dir, con
 
 // ------------------------------------------------------------------- session
 
+// What became of a file directory mode may split (Session::try_ranges).
+enum class Ranged { Done, NotRanged, Probed };
+
 // One download() call: the shared URL state (a UrlSource for every worker's
 // FileTransfer) and the two writers.
 class Session final : public detail::UrlSource {
@@ -224,7 +227,7 @@ class Session final : public detail::UrlSource {
  private:
   Status transfer(std::size_t index, FileOutput& out, FileState& state);
   Result<FileRecord> file_to_directory(std::size_t index, const detail::Directory& dir);
-  Result<bool> try_ranges(std::size_t index, const detail::Directory& dir, detail::PartFile& part, FileState& state);
+  Result<Ranged> try_ranges(std::size_t index, const detail::Directory& dir, detail::PartFile& part, FileState& state);
   Result<std::optional<FileRecord>> verified_final_file(std::size_t index, const detail::Directory& dir);
   Result<detail::Directory> export_directory(const std::filesystem::path& out_dir);
   Result<std::vector<FileRecord>> run_workers(const std::function<Result<FileRecord>(std::size_t)>& one_file);
@@ -388,10 +391,12 @@ Result<FileRecord> Session::file_to_directory(std::size_t index, const detail::D
   }
   auto ranged = try_ranges(index, dir, *part, state);
   if (!ranged) return std::unexpected(ranged.error());
-  if (!*ranged) {
+  if (*ranged != Ranged::Done) {
     // A .part with holes was written by ranges whose sidecar is gone: its
-    // size says nothing about which bytes are there.
-    if (options_.force || part->size() > expected || part->has_holes()) {
+    // size says nothing about which bytes are there. (--force: unless it is
+    // this run's own probe.)
+    const bool old_part = *ranged == Ranged::NotRanged;
+    if ((options_.force && old_part) || part->size() > expected || part->has_holes()) {
       if (auto st = part->truncate(0); !st) return std::unexpected(st.error());
     } else if (part->size() > 0) {
       // Resume: the hash and line count cover the bytes already there.
@@ -407,18 +412,19 @@ Result<FileRecord> Session::file_to_directory(std::size_t index, const detail::D
   return record_of(index, state);
 }
 
-// Fetches a big file as parallel ranges: true when done so, false when it
-// is to be fetched in one piece (small, --split 1, a .part from a one-piece
-// attempt to resume, or a host that ignores Range).
-Result<bool> Session::try_ranges(std::size_t index, const detail::Directory& dir, detail::PartFile& part,
-                                 FileState& state) {
+// Fetches a big file as parallel ranges (Done), or leaves it to be fetched in
+// one piece: NotRanged (small, --split 1, a .part from a one-piece attempt to
+// resume, or a host that ignores Range) or Probed (its probe came fast, or
+// no connection was spare: the .part holds the probe's bytes).
+Result<Ranged> Session::try_ranges(std::size_t index, const detail::Directory& dir, detail::PartFile& part,
+                                   FileState& state) {
   const std::uint64_t expected = exp_.files[index].size_in_bytes;
   const std::string name = part_file_name(index);
   auto sidecar = dir.file_size(detail::ranges_file_name(name));
   if (!sidecar) return std::unexpected(sidecar.error());
   // A .part from a one-piece attempt (no sidecar) is resumed in one piece.
   const bool can_split = options_.force || part.size() == 0 || sidecar->has_value();
-  if (options_.split <= 1 || expected < options_.split_min_size || !can_split) return false;
+  if (options_.split <= 1 || expected < options_.split_min_size || !can_split) return Ranged::NotRanged;
   const detail::RangedFile job{.transport = transport_,
                                .clock = clock_,
                                .urls = *this,
@@ -432,15 +438,23 @@ Result<bool> Session::try_ranges(std::size_t index, const detail::Directory& dir
                                .split_below = options_.split_below_rate,
                                .spare = &spare_,
                                .on_bytes = [this, index](std::uint64_t bytes) { report(index, bytes); }};
-  bool ignored = false;
-  auto fetched = detail::fetch_ranges(job, part, state, ignored);
-  if (fetched) return true;
-  if (!ignored) return std::unexpected(fetched.error());
+  auto one_piece = detail::OnePiece::No;
+  auto fetched = detail::fetch_ranges(job, part, state, one_piece);
+  switch (one_piece) {
+    case detail::OnePiece::No:
+      if (!fetched) return std::unexpected(fetched.error());
+      return Ranged::Done;
+    case detail::OnePiece::OneConnectionIsEnough:
+      if (!fetched) return std::unexpected(fetched.error());
+      state.reset();  // the caller digests the probe's bytes as a .part to resume
+      return Ranged::Probed;
+    case detail::OnePiece::HostIgnoresRanges: break;
+  }
   // The host sends whole files only: start this one again in one piece.
   if (auto st = dir.remove(detail::ranges_file_name(name)); !st) return std::unexpected(st.error());
   if (auto st = part.truncate(0); !st) return std::unexpected(st.error());
   state.reset();
-  return false;
+  return Ranged::NotRanged;
 }
 
 Manifest Session::base_manifest() const {

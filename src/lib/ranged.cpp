@@ -314,31 +314,41 @@ struct Borrowed {
 
 // A fresh file starts with a probe: its first job.probe_bytes alone, timed.
 // Slower than job.split_below (bytes/s) on one connection, the rest is split
-// into as many ranges as there are connections to spare, at most job.ranges;
-// faster, or with none to spare, the rest comes on one connection too
-// (splitting a fast local link only adds work: seeks, a second read for the
-// hash, more dirty windows at once).
-Status probe_then_plan(const RangedFile& job, PartFile& part, RangeProgress& progress, bool& ranges_ignored,
-                       Borrowed& borrowed) {
+// into as many ranges as there are connections to spare, at most job.ranges,
+// and true returned. Faster, or with none to spare, false: the rest is better
+// fetched in one piece, appended in order and hashed as it comes (splitting a
+// fast local link only adds work: seeks, a second read for the hash).
+Result<bool> probe_then_plan(const RangedFile& job, PartFile& part, RangeProgress& progress, bool& ranges_ignored,
+                             Borrowed& borrowed) {
   const auto started = job.clock.now();
-  if (auto st = run_ranges(job, part, progress, {0}, ranges_ignored); !st) return st;
+  if (auto st = run_ranges(job, part, progress, {0}, ranges_ignored); !st) return std::unexpected(st.error());
   const std::chrono::duration<double> took = job.clock.now() - started;
   const double rate = took.count() > 0 ? static_cast<double>(job.probe_bytes) / took.count() : 1e300;
-  if (rate >= job.split_below || job.ranges <= 1) return {};
+  if (rate >= job.split_below || job.ranges <= 1) return false;
   borrowed.from = job.spare;
   borrowed.count = job.spare != nullptr ? job.spare->take(job.ranges - 1) : job.ranges - 1;
-  if (borrowed.count == 0) return {};
+  if (borrowed.count == 0) return false;
   std::vector<ByteRange> ranges{progress.ranges()[0]};
   for (auto r : plan_ranges(job.size - job.probe_bytes, borrowed.count + 1)) {
     ranges.push_back(ByteRange{.start = r.start + job.probe_bytes, .end = r.end + job.probe_bytes, .done = 0});
   }
   progress.replan(std::move(ranges));
-  return progress.save();
+  if (auto st = progress.save(); !st) return std::unexpected(st.error());
+  return true;
+}
+
+// After a probe that did not split: the .part holds the probe's bytes, and
+// nothing says it was ever ranged, so the caller goes on in one piece.
+Status leave_to_one_piece(const RangedFile& job, PartFile& part) {
+  part.set_size(job.probe_bytes);
+  return job.dir.remove(ranges_file_name(job.name));
 }
 
 }  // namespace
 
-Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, bool& ranges_ignored) {
+Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, OnePiece& one_piece) {
+  one_piece = OnePiece::No;
+  bool ranges_ignored = false;
   bool fresh = false;
   auto planned = load_or_plan(job, part, fresh);
   if (!planned) return std::unexpected(planned.error());
@@ -349,9 +359,18 @@ Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, boo
 
   const bool probe = fresh && job.probe_bytes > 0 && job.probe_bytes < job.size;
   Borrowed borrowed;
-  Status fetched = probe ? probe_then_plan(job, part, progress, ranges_ignored, borrowed) : Status{};
+  Status fetched;
+  if (probe) {
+    auto split = probe_then_plan(job, part, progress, ranges_ignored, borrowed);
+    if (split && !*split) {
+      one_piece = OnePiece::OneConnectionIsEnough;
+      return leave_to_one_piece(job, part);
+    }
+    if (!split) fetched = std::unexpected(split.error());
+  }
   if (fetched) fetched = run_ranges(job, part, progress, all_of(progress.ranges()), ranges_ignored);
   if (!fetched) {
+    if (ranges_ignored) one_piece = OnePiece::HostIgnoresRanges;
     (void)progress.save();  // the next run resumes every range where it stopped
     return fetched;
   }

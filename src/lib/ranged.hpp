@@ -115,13 +115,22 @@ struct RangedFile {
   std::function<void(std::uint64_t)> on_bytes;  // bytes written so far, all ranges; may be empty
 };
 
-// Fetches file `job.name` into `part` as job.ranges ranges at once (after a
-// probe that may keep it on one connection), resuming
-// the ranges its sidecar records (a missing or unusable sidecar starts the
-// file again). On success `state` covers the whole file (bytes, hash, lines),
-// part's size is set and the sidecar removed; on failure the sidecar keeps
-// each range's progress. `ranges_ignored` is set when the host answered a
-// range with the whole file (then fetch it in one piece instead).
-Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, bool& ranges_ignored);
+// Why fetch_ranges() leaves a file to be fetched in one piece.
+enum class OnePiece {
+  No,
+  // The host answered a range with the whole file (an error is returned):
+  // start the file again in one piece.
+  HostIgnoresRanges,
+  // The probe came fast, or no connection was spare: success, with the
+  // .part holding the probe's bytes and no sidecar; append the rest.
+  OneConnectionIsEnough,
+};
+
+// Fetches file `job.name` into `part` as ranges at once, resuming the ranges
+// its sidecar records (a missing or unusable sidecar starts the file again,
+// with a probe). On success `state` covers the whole file (bytes, hash,
+// lines), part's size is set and the sidecar removed, unless `one_piece`
+// says otherwise; on failure the sidecar keeps each range's progress.
+Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, OnePiece& one_piece);
 
 }  // namespace mews_export::detail

@@ -785,6 +785,8 @@ TEST_F(DownloaderTest, ASlowProbeSplitsTheRestOfTheFile) {
 }
 
 TEST_F(DownloaderTest, AFastProbeKeepsTheRestOnOneConnection) {
+  // The rest is appended in one piece, as a resumed .part would be: hashed
+  // as it comes, with no sidecar left and the probe's bytes kept.
   const std::string body = make_lines(2000, "fast");
   const auto exp = make_export("exp-probe-fast", {body});
   auto result = probe_and_fetch(transport, clock, exp, body, dir.path(), std::chrono::milliseconds{0});
@@ -792,8 +794,30 @@ TEST_F(DownloaderTest, AFastProbeKeepsTheRestOnOneConnection) {
   const auto requests = transport.requests();
   ASSERT_EQ(requests.size(), 2u);  // the probe, then everything else at once
   EXPECT_EQ(requests[1].range_from, 1000u);
-  EXPECT_EQ(requests[1].range_to, body.size() - 1);
+  EXPECT_FALSE(requests[1].range_to);  // to the end
   EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), body);
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(body));
+  EXPECT_EQ(result->manifest.files[0].lines, 2000u);
+  EXPECT_FALSE(fs::exists(result->directory / "part-001.jsonl.part.ranges"));
+}
+
+TEST_F(DownloaderTest, WithForceAFastProbeIsNotFetchedTwice) {
+  // --force starts the file again, but the probe this run just fetched is
+  // not thrown away with the old .part.
+  const std::string body = make_lines(2000, "forced");
+  const auto exp = make_export("exp-probe-force", {body});
+  transport.on(route(0), serve(body));
+  DownloadOptions options = split_options(dir.path(), 4);
+  options.split_probe_bytes = 1000;
+  options.split_below_rate = 1e6;
+  options.force = true;
+  auto result = Downloader(transport, clock, nullptr).download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].range_from, 1000u);
+  EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), body);
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(body));
 }
 
 TEST_F(DownloaderTest, ParallelOneStillSplitsALoneBigFileIntoSplitRanges) {

@@ -34,7 +34,8 @@ char* BlockPool::block(std::size_t i) {
 
 // ------------------------------------------------------------------ Digester
 
-Digester::Digester(FileState& state, bool hash) : state_(state), hash_(hash), thread_([this] { loop(); }) {}
+Digester::Digester(FileState& state, bool hash, FileOutput* out)
+    : state_(state), hash_(hash), out_(out), thread_([this] { loop(); }) {}
 
 Digester::~Digester() {
   {
@@ -62,6 +63,12 @@ void Digester::drain() {
   changed_.wait(lock, [this] { return in_flight_ == 0; });
 }
 
+Status Digester::write_status() {
+  std::lock_guard lock(mutex_);
+  if (write_error_) return std::unexpected(*write_error_);
+  return {};
+}
+
 void Digester::loop() {
   std::unique_lock lock(mutex_);
   for (;;) {
@@ -69,9 +76,13 @@ void Digester::loop() {
     if (queue_.empty()) return;  // stop_, with nothing left
     const std::string_view data = queue_.front();
     queue_.pop_front();
+    const bool failed = write_error_.has_value();
     lock.unlock();
-    state_.digest(data, hash_);
+    Status written;
+    if (out_ != nullptr && !failed) written = out_->write(data);
+    if (!failed && written) state_.digest(data, hash_);
     lock.lock();
+    if (!written) write_error_ = written.error();
     --in_flight_;
     changed_.notify_all();
   }
@@ -79,8 +90,8 @@ void Digester::loop() {
 
 // --------------------------------------------------------------- BlockWriter
 
-BlockWriter::BlockWriter(FileOutput& out, FileState& state, bool hash, std::size_t block_size)
-    : out_(out), state_(state), hash_(hash), pool_(block_size) {}
+BlockWriter::BlockWriter(FileOutput& out, FileState& state, bool hash, std::size_t block_size, bool write_on_thread)
+    : out_(out), state_(state), hash_(hash), write_on_thread_(write_on_thread && !hash), pool_(block_size) {}
 
 BlockWriter::~BlockWriter() {
   if (digester_) digester_->drain();  // the thread must not outlive the pool's blocks
@@ -88,7 +99,7 @@ BlockWriter::~BlockWriter() {
 
 Status BlockWriter::append(std::string_view chunk) {
   state_.bytes += chunk.size();
-  if (!hash_ && filled_ == 0 && chunk.size() >= kDirectWriteMin) return write_direct(chunk);
+  if (!hash_ && !write_on_thread_ && filled_ == 0 && chunk.size() >= kDirectWriteMin) return write_direct(chunk);
   while (!chunk.empty()) {
     char* block = pool_.block(current_);
     const std::size_t n = std::min(chunk.size(), pool_.block_size() - filled_);
@@ -114,6 +125,7 @@ Status BlockWriter::write_direct(std::string_view chunk) {
 // Writes the current block, hands it to the digester (hashing on another
 // thread) or digests it here (newlines only), and moves to the next block.
 Status BlockWriter::write_block() {
+  if (write_on_thread_) return hand_over_block();
   const std::string_view data(pool_.block(current_), filled_);
   filled_ = 0;
   if (data.empty()) return {};
@@ -129,7 +141,26 @@ Status BlockWriter::write_block() {
   return {};
 }
 
+// Write on thread: the current block goes to the digester, which writes and
+// digests it; an earlier block's failed write is returned.
+Status BlockWriter::hand_over_block() {
+  const std::string_view data(pool_.block(current_), filled_);
+  filled_ = 0;
+  if (!digester_) digester_ = std::make_unique<Digester>(state_, false, &out_);
+  if (auto st = digester_->write_status(); !st) return st;
+  if (data.empty()) return {};
+  digester_->submit(data);
+  current_ = (current_ + 1) % kBlockCount;
+  digester_->wait_for_free_block();
+  return digester_->write_status();
+}
+
 Status BlockWriter::flush() {
+  if (write_on_thread_) {
+    auto st = hand_over_block();
+    digester_->drain();
+    return st ? digester_->write_status() : st;
+  }
   if (!hash_ || filled_ == 0 || digester_) {
     auto st = write_block();
     if (digester_) digester_->drain();

@@ -11,6 +11,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -53,11 +54,12 @@ class BlockPool {
   char* blocks_[kBlockCount] = {};
 };
 
-// Digests blocks in the order they are submitted, on its own thread. submit()
-// waits while every block is in flight, so at most kBlockCount are.
+// Digests blocks in the order they are submitted, on its own thread, after
+// writing each to `out` when one is given. submit() waits while every block
+// is in flight, so at most kBlockCount are.
 class Digester {
  public:
-  Digester(FileState& state, bool hash);
+  Digester(FileState& state, bool hash, FileOutput* out = nullptr);
   Digester(const Digester&) = delete;
   Digester& operator=(const Digester&) = delete;
   ~Digester();
@@ -70,12 +72,17 @@ class Digester {
   void wait_for_free_block();
   // Waits until every submitted block is digested.
   void drain();
+  // The first failed write to `out`; blocks after it are neither written nor
+  // digested.
+  Status write_status();
 
  private:
   void loop();
 
   FileState& state_;
   bool hash_;
+  FileOutput* out_;
+  std::optional<Error> write_error_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<std::string_view> queue_;
@@ -90,7 +97,11 @@ class Digester {
 class BlockWriter {
  public:
   // `hash`: compute the SHA-256 (a stream nobody verifies can skip it).
-  BlockWriter(FileOutput& out, FileState& state, bool hash, std::size_t block_size = kBlockSize);
+  // `write_on_thread` (unhashed only): blocks are written on the digester's
+  // thread, so that receiving and writing overlap (a pipe's writes cost as
+  // much CPU as the socket's reads).
+  BlockWriter(FileOutput& out, FileState& state, bool hash, std::size_t block_size = kBlockSize,
+              bool write_on_thread = false);
   BlockWriter(const BlockWriter&) = delete;
   BlockWriter& operator=(const BlockWriter&) = delete;
   ~BlockWriter();
@@ -105,11 +116,13 @@ class BlockWriter {
 
  private:
   Status write_block();
+  Status hand_over_block();
   Status write_direct(std::string_view chunk);
 
   FileOutput& out_;
   FileState& state_;
   bool hash_;
+  bool write_on_thread_;
   BlockPool pool_;
   std::unique_ptr<Digester> digester_;  // started with the first full block
   std::size_t current_ = 0;             // the block being filled

@@ -213,7 +213,9 @@ class Session final : public detail::UrlSource {
                   .on_retry = options.on_retry,
                   // An upload hashes its parts itself (S3Output): the hash state must be saved at part boundaries.
                   .hash = options.out_dir.has_value() || options.hash_stream,
-                  .block_size = detail::block_size_for(concurrent_transfers(exp, options))},
+                  .block_size = detail::block_size_for(concurrent_transfers(exp, options)),
+                  // A stream: receiving and writing to the pipe overlap on two threads.
+                  .write_on_thread = !options.out_dir && !options.out_store},
         current_(exp),
         obtained_(clock.now()) {}
 

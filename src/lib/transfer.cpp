@@ -351,7 +351,7 @@ Status FileTransfer::retry_or_fail(Verdict& verdict, RetryBudget& budget, const 
 
 Status FileTransfer::run(FileOutput& out, FileState& state, const std::function<void(std::uint64_t)>& on_bytes) {
   RetryBudget budget(settings_.retry, clock_);
-  BlockWriter blocks(out, state, settings_.hash, settings_.block_size);
+  BlockWriter blocks(out, state, settings_.hash, settings_.block_size, settings_.write_on_thread);
   int refreshes = 0;
   std::uint64_t high_water = state.bytes;
   CurrentUrl current;

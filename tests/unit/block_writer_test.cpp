@@ -7,6 +7,7 @@
 
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "atomic_file.hpp"
@@ -16,12 +17,14 @@
 namespace mews_export::detail {
 namespace {
 
-// Keeps what is written and the size of every write; can fail the Nth write.
+// Keeps what is written, the size of every write and the thread that wrote
+// it; can fail the Nth write.
 class RecordingOutput final : public FileOutput {
  public:
   Status write(std::string_view chunk) override {
-    if (++writes_ == fail_at_) return fail(ErrorKind::Io, "disk full");
+    if (++writes_ == fail_at_) return fail(ErrorKind::OutputClosed, "the reader went away");
     sizes.push_back(chunk.size());
+    threads.push_back(std::this_thread::get_id());
     data.append(chunk);
     return {};
   }
@@ -34,6 +37,7 @@ class RecordingOutput final : public FileOutput {
 
   std::string data;
   std::vector<std::size_t> sizes;
+  std::vector<std::thread::id> threads;
   int fail_at_ = 0;  // 0: never
 
  private:
@@ -160,6 +164,39 @@ TEST(BlockWriter, WithHashEvenBigPiecesAreGatheredIntoBlocks) {
   EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));
 }
 
+TEST(BlockWriter, WriteOnThreadWritesWholeBlocksInOrderOffTheReceivingThread) {
+  const std::string body = lines_of(7 * kBlockSize + 4321);
+  RecordingOutput out;
+  FileState state;
+  {
+    BlockWriter writer(out, state, /*hash=*/false, kBlockSize, /*write_on_thread=*/true);
+    ASSERT_TRUE(feed(writer, body, 6));  // pieces up to 64 KiB: copied, never written directly
+    ASSERT_TRUE(writer.flush());
+    EXPECT_EQ(out.data, body);  // all of it, after flush
+    EXPECT_EQ(state.newlines, newlines_in(body));
+    EXPECT_EQ(state.last, body.back());
+  }
+  ASSERT_EQ(out.sizes.size(), 8u);
+  for (std::size_t i = 0; i < 7; ++i) EXPECT_EQ(out.sizes[i], kBlockSize) << "write " << i;
+  for (const auto& id : out.threads) EXPECT_NE(id, std::this_thread::get_id());
+}
+
+TEST(BlockWriter, WriteOnThreadReturnsAFailedWriteAndWritesNothingAfterIt) {
+  // The reader of a pipe went away during block 2: a later append (or the
+  // flush) returns that error, and no block after it reaches the output.
+  const std::string body = lines_of(12 * kBlockSize);
+  RecordingOutput out;
+  out.fail_at_ = 2;
+  FileState state;
+  BlockWriter writer(out, state, /*hash=*/false, kBlockSize, /*write_on_thread=*/true);
+  auto st = feed(writer, body, 7);
+  if (st) st = writer.flush();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().kind, ErrorKind::OutputClosed);
+  EXPECT_EQ(out.data, body.substr(0, kBlockSize));                     // block 1 only
+  EXPECT_EQ(state.newlines, newlines_in(body.substr(0, kBlockSize)));  // what was written, no more
+}
+
 TEST(BlockWriter, AFailedWriteIsReturnedAndTheWriterStillStops) {
   const std::string body = lines_of(4 * kBlockSize);
   RecordingOutput out;
@@ -168,7 +205,7 @@ TEST(BlockWriter, AFailedWriteIsReturnedAndTheWriterStillStops) {
   BlockWriter writer(out, state, true);
   const auto st = feed(writer, body, 5);
   ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().kind, ErrorKind::Io);
+  EXPECT_EQ(st.error().kind, ErrorKind::OutputClosed);
   EXPECT_EQ(out.data.size(), kBlockSize);  // the first block only
 }  // the destructor drains the digester: no thread outlives the blocks
 

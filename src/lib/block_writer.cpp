@@ -156,21 +156,23 @@ Status BlockWriter::hand_over_block() {
 }
 
 Status BlockWriter::flush() {
-  if (write_on_thread_) {
+  if (digester_ && write_on_thread_) {
     auto st = hand_over_block();
     digester_->drain();
     return st ? digester_->write_status() : st;
   }
-  if (!hash_ || filled_ == 0 || digester_) {
+  if (digester_) {
     auto st = write_block();
-    if (digester_) digester_->drain();
+    digester_->drain();
     return st;
   }
-  // Small files never start a thread: the one partial block is digested here.
+  // No thread was started (a small file, or one not yet a block long): the
+  // partial block is written and digested here.
+  if (filled_ == 0) return {};
   const std::string_view data(pool_.block(current_), filled_);
   filled_ = 0;
   if (auto st = out_.write(data); !st) return st;
-  state_.digest(data, true);
+  state_.digest(data, hash_);
   return {};
 }
 

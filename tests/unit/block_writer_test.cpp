@@ -181,6 +181,20 @@ TEST(BlockWriter, WriteOnThreadWritesWholeBlocksInOrderOffTheReceivingThread) {
   for (const auto& id : out.threads) EXPECT_NE(id, std::this_thread::get_id());
 }
 
+TEST(BlockWriter, WriteOnThreadStartsNoThreadForAFileSmallerThanABlock) {
+  // Streams of many small files: each is one write at flush, here.
+  const std::string body = lines_of(5000);
+  RecordingOutput out;
+  FileState state;
+  BlockWriter writer(out, state, /*hash=*/false, kBlockSize, /*write_on_thread=*/true);
+  ASSERT_TRUE(writer.append(body));
+  ASSERT_TRUE(writer.flush());
+  ASSERT_TRUE(writer.flush());  // nothing more to write
+  EXPECT_EQ(out.sizes, std::vector<std::size_t>{5000});
+  EXPECT_EQ(out.threads, std::vector<std::thread::id>{std::this_thread::get_id()});
+  EXPECT_EQ(state.newlines, newlines_in(body));
+}
+
 TEST(BlockWriter, WriteOnThreadReturnsAFailedWriteAndWritesNothingAfterIt) {
   // The reader of a pipe went away during block 2: a later append (or the
   // flush) returns that error, and no block after it reaches the output.

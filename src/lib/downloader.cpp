@@ -498,15 +498,6 @@ Result<detail::Directory> Session::export_directory(const std::filesystem::path&
   return parent->child(*name, /*create=*/true);
 }
 
-// Gives a worker's connection back to the spare ones when it ends.
-struct ReturnOnExit {
-  detail::SpareConnections& spare;
-  explicit ReturnOnExit(detail::SpareConnections& s) : spare(s) {}
-  ReturnOnExit(const ReturnOnExit&) = delete;
-  ReturnOnExit& operator=(const ReturnOnExit&) = delete;
-  ~ReturnOnExit() { spare.give_back(1); }
-};
-
 // Downloads every file with options_.parallel workers; the records in file order.
 Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<FileRecord>(std::size_t)>& one_file) {
   const std::size_t count = exp_.files.size();
@@ -521,7 +512,7 @@ Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<
     stop = true;
   };
   const auto work = [&] {
-    const ReturnOnExit done{spare_};  // a worker out of files frees its connection for others' ranges
+    const detail::ConnectionLease held(spare_, 1);  // a worker out of files frees its connection for others' ranges
     while (!stop) {
       if (cancel_requested()) return record_error(detail::interrupted_keeping_files());
       const std::size_t index = next.fetch_add(1);

@@ -299,19 +299,6 @@ std::vector<std::size_t> all_of(const std::vector<ByteRange>& ranges) {
   return which;
 }
 
-// Connections borrowed from job.spare for the ranges after a probe, given
-// back when the file is done (or failed).
-struct Borrowed {
-  SpareConnections* from = nullptr;
-  std::size_t count = 0;
-  Borrowed() = default;
-  Borrowed(const Borrowed&) = delete;
-  Borrowed& operator=(const Borrowed&) = delete;
-  ~Borrowed() {
-    if (from != nullptr && count > 0) from->give_back(count);
-  }
-};
-
 // A fresh file starts with a probe: its first job.probe_bytes alone, timed.
 // Slower than job.split_below (bytes/s) on one connection, the rest is split
 // into as many ranges as there are connections to spare, at most job.ranges,
@@ -319,17 +306,16 @@ struct Borrowed {
 // fetched in one piece, appended in order and hashed as it comes (splitting a
 // fast local link only adds work: seeks, a second read for the hash).
 Result<bool> probe_then_plan(const RangedFile& job, PartFile& part, RangeProgress& progress, bool& ranges_ignored,
-                             Borrowed& borrowed) {
+                             ConnectionLease& borrowed) {
   const auto started = job.clock.now();
   if (auto st = run_ranges(job, part, progress, {0}, ranges_ignored); !st) return std::unexpected(st.error());
   const std::chrono::duration<double> took = job.clock.now() - started;
   const double rate = took.count() > 0 ? static_cast<double>(job.probe_bytes) / took.count() : 1e300;
   if (rate >= job.split_below || job.ranges <= 1) return false;
-  borrowed.from = job.spare;
-  borrowed.count = job.spare != nullptr ? job.spare->take(job.ranges - 1) : job.ranges - 1;
-  if (borrowed.count == 0) return false;
+  const std::size_t extra = borrowed.borrow(job.spare, job.ranges - 1);
+  if (extra == 0) return false;
   std::vector<ByteRange> ranges{progress.ranges()[0]};
-  for (auto r : plan_ranges(job.size - job.probe_bytes, borrowed.count + 1)) {
+  for (auto r : plan_ranges(job.size - job.probe_bytes, extra + 1)) {
     ranges.push_back(ByteRange{.start = r.start + job.probe_bytes, .end = r.end + job.probe_bytes, .done = 0});
   }
   progress.replan(std::move(ranges));
@@ -358,7 +344,7 @@ Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, One
   hasher.advance(written_prefix(progress.ranges()));
 
   const bool probe = fresh && job.probe_bytes > 0 && job.probe_bytes < job.size;
-  Borrowed borrowed;
+  ConnectionLease borrowed;  // given back when the file is done or failed
   Status fetched;
   if (probe) {
     auto split = probe_then_plan(job, part, progress, ranges_ignored, borrowed);

@@ -94,6 +94,30 @@ class SpareConnections {
   std::size_t idle_;
 };
 
+// Connections given back to a SpareConnections when the lease ends: the one
+// a worker held, or those a file's ranges borrowed.
+class ConnectionLease {
+ public:
+  ConnectionLease() = default;
+  ConnectionLease(SpareConnections& to, std::size_t count) : to_(&to), count_(count) {}
+  ConnectionLease(const ConnectionLease&) = delete;
+  ConnectionLease& operator=(const ConnectionLease&) = delete;
+  ~ConnectionLease() {
+    if (to_ != nullptr && count_ > 0) to_->give_back(count_);
+  }
+  // Borrows up to `most` idle connections of `from` (null: no limit, all
+  // `most`); how many.
+  std::size_t borrow(SpareConnections* from, std::size_t most) {
+    to_ = from;
+    count_ = from != nullptr ? from->take(most) : most;
+    return count_;
+  }
+
+ private:
+  SpareConnections* to_ = nullptr;
+  std::size_t count_ = 0;
+};
+
 // What fetch_ranges() needs to know.
 struct RangedFile {
   HttpTransport& transport;

@@ -2,6 +2,8 @@
 // substring and records every request. Thread-safe (parallel downloads).
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -33,6 +35,20 @@ inline Result<HttpResponse> respond(const BodySink* sink, int status, std::strin
     }
   }
   return response;
+}
+
+// Answers a request for `body` as a file host does: with a Range (bytes=N-
+// or N-M), 206 and Content-Range, or 416 beyond the end; without, 200.
+inline Result<HttpResponse> respond_file(const HttpRequest& r, const BodySink* sink, const std::string& body,
+                                         std::size_t chunk) {
+  if (!r.range_from) return respond(sink, 200, body, {}, chunk);
+  const auto from = *r.range_from;
+  const auto total = std::to_string(body.size());
+  if (from >= body.size()) return respond(sink, 416, "", {{"content-range", "bytes */" + total}});
+  const auto last = std::min<std::uint64_t>(r.range_to.value_or(body.size() - 1), body.size() - 1);
+  return respond(sink, 206, body.substr(from, last - from + 1),
+                 {{"content-range", "bytes " + std::to_string(from) + "-" + std::to_string(last) + "/" + total}},
+                 chunk);
 }
 
 // Delivers a 200 head and then only `part` of a body to `sink`, and fails like

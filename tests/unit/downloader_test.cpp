@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -34,6 +35,7 @@ namespace fs = std::filesystem;
 using mews_export::testing::FakeTransport;
 using mews_export::testing::respond;
 using mews_export::testing::respond_cut;
+using mews_export::testing::respond_file;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -85,16 +87,8 @@ Export make_export(const std::string& id, const std::vector<std::string>& conten
 // chunks so that every test exercises chunk boundaries.
 FakeTransport::Handler serve(std::string body, bool honour_range = true) {
   return [body = std::move(body), honour_range](const HttpRequest& r, const BodySink* sink) {
-    if (r.range_from && honour_range) {
-      const auto from = *r.range_from;
-      const auto total = std::to_string(body.size());
-      if (from >= body.size()) return respond(sink, 416, "", {{"content-range", "bytes */" + total}});
-      const auto last = std::min<std::uint64_t>(r.range_to.value_or(body.size() - 1), body.size() - 1);
-      return respond(sink, 206, body.substr(from, last - from + 1),
-                     {{"content-range", "bytes " + std::to_string(from) + "-" + std::to_string(last) + "/" + total}},
-                     7);
-    }
-    return respond(sink, 200, body, {}, 7);
+    if (!honour_range) return respond(sink, 200, body, {}, 7);
+    return respond_file(r, sink, body, 7);
   };
 }
 
@@ -757,9 +751,10 @@ TEST_F(DownloaderTest, AFailedRangeIsTheOnlyOneFetchedAgainByTheNextRun) {
 }
 
 // With a probe of 1000 bytes: `per_request` is how long each file request
-// takes on the fake clock.
+// takes on the fake clock; `adjust` changes the options further.
 Result<DownloadResult> probe_and_fetch(FakeTransport& transport, FakeClock& clock, const Export& exp,
-                                       const std::string& body, const fs::path& out, Clock::duration per_request) {
+                                       const std::string& body, const fs::path& out, Clock::duration per_request,
+                                       const std::function<void(DownloadOptions&)>& adjust = {}) {
   transport.on(route(0), [&clock, per_request, h = serve(body)](const HttpRequest& r, const BodySink* sink) {
     clock.advance(per_request);
     return h(r, sink);
@@ -767,6 +762,7 @@ Result<DownloadResult> probe_and_fetch(FakeTransport& transport, FakeClock& cloc
   DownloadOptions options = split_options(out, 4);
   options.split_probe_bytes = 1000;
   options.split_below_rate = 1e6;  // bytes/s
+  if (adjust) adjust(options);
   Downloader downloader(transport, clock, nullptr);
   return downloader.download(exp, options);
 }
@@ -806,12 +802,8 @@ TEST_F(DownloaderTest, WithForceAFastProbeIsNotFetchedTwice) {
   // not thrown away with the old .part.
   const std::string body = make_lines(2000, "forced");
   const auto exp = make_export("exp-probe-force", {body});
-  transport.on(route(0), serve(body));
-  DownloadOptions options = split_options(dir.path(), 4);
-  options.split_probe_bytes = 1000;
-  options.split_below_rate = 1e6;
-  options.force = true;
-  auto result = Downloader(transport, clock, nullptr).download(exp, options);
+  auto result = probe_and_fetch(transport, clock, exp, body, dir.path(), std::chrono::milliseconds{0},
+                                [](DownloadOptions& o) { o.force = true; });
   ASSERT_TRUE(result) << result.error().message;
   const auto requests = transport.requests();
   ASSERT_EQ(requests.size(), 2u);
@@ -825,15 +817,8 @@ TEST_F(DownloaderTest, ParallelOneStillSplitsALoneBigFileIntoSplitRanges) {
   // at a time may still come as --split ranges.
   const std::string body = make_lines(2000, "lone");
   const auto exp = make_export("exp-lone", {body});
-  transport.on(route(0), [this, h = serve(body)](const HttpRequest& r, const BodySink* sink) {
-    clock.advance(std::chrono::seconds{1});  // 1000 B/s: a slow probe
-    return h(r, sink);
-  });
-  DownloadOptions options = split_options(dir.path(), 4);
-  options.parallel = 1;
-  options.split_probe_bytes = 1000;
-  options.split_below_rate = 1e6;
-  auto result = Downloader(transport, clock, nullptr).download(exp, options);
+  auto result = probe_and_fetch(transport, clock, exp, body, dir.path(), std::chrono::seconds{1},  // a slow probe
+                                [](DownloadOptions& o) { o.parallel = 1; });
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(transport.requests().size(), 5u);  // the probe, then the rest in 4 ranges
   EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), body);

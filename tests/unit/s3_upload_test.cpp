@@ -33,7 +33,7 @@ using detail::ResumableSha256;
 using detail::Sha256Checkpoint;
 using mews_export::testing::FakeS3;
 using mews_export::testing::FakeTransport;
-using mews_export::testing::respond;
+using mews_export::testing::respond_file;
 using mews_export::testing::TempDir;
 using nlohmann::json;
 
@@ -421,20 +421,10 @@ Export make_export(const std::string& id, const std::vector<std::string>& conten
   return e;
 }
 
-// Serves `body`, honouring Range "bytes=N-" with 206 + Content-Range.
+// Serves `body`, honouring Range (respond_file), in 256 KiB chunks.
 FakeTransport::Handler serve(std::string body) {
   return [body = std::move(body)](const HttpRequest& r, const BodySink* sink) {
-    constexpr std::size_t kChunk = 256 * 1024;
-    if (r.range_from) {
-      const auto from = *r.range_from;
-      const auto total = std::to_string(body.size());
-      if (from >= body.size()) return respond(sink, 416, "", {{"content-range", "bytes */" + total}});
-      const auto last = std::min<std::uint64_t>(r.range_to.value_or(body.size() - 1), body.size() - 1);
-      return respond(sink, 206, body.substr(from, last - from + 1),
-                     {{"content-range", "bytes " + std::to_string(from) + "-" + std::to_string(last) + "/" + total}},
-                     kChunk);
-    }
-    return respond(sink, 200, body, {}, kChunk);
+    return respond_file(r, sink, body, 256 * 1024);
   };
 }
 

@@ -13,21 +13,6 @@ namespace {
 
 std::atomic<unsigned> g_temp_counter{0};
 
-// Writes all of `data` at `offset`, retrying short writes and EINTR. 0 or errno.
-int write_all_at(int fd, std::string_view data, std::uint64_t offset) {
-  while (!data.empty()) {
-    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (n == 0) return EIO;
-    data.remove_prefix(static_cast<std::size_t>(n));
-    offset += static_cast<std::uint64_t>(n);
-  }
-  return 0;
-}
-
 std::filesystem::path parent_or_dot(const std::filesystem::path& path) {
   auto parent = path.parent_path();
   return parent.empty() ? std::filesystem::path(".") : parent;

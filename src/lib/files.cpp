@@ -83,6 +83,21 @@ Status fsync_directory(const std::filesystem::path& dir) {
   return {};
 }
 
+// Writes all of `data` at `offset`, retrying short writes and EINTR. 0 or errno.
+int write_all_at(int fd, std::string_view data, std::uint64_t offset) {
+  while (!data.empty()) {
+    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return EIO;
+    data.remove_prefix(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return 0;
+}
+
 Status read_range(int fd, std::uint64_t from, std::uint64_t to, const std::filesystem::path& path,
                   const std::function<Status(std::string_view)>& fn) {
   std::vector<char> buffer(kReadChunk);

@@ -73,6 +73,9 @@ class Directory {
   UniqueFd fd_;
 };
 
+// Writes all of `data` at `offset`, retrying short writes and EINTR. 0 or errno.
+int write_all_at(int fd, std::string_view data, std::uint64_t offset);
+
 // What read_range() reads at once.
 inline constexpr std::size_t kReadChunk = 64 * 1024;
 

@@ -81,10 +81,12 @@ struct DownloadOptions {
   // naming the file, the line and its byte offset (a .part is kept).
   bool validate = false;
   bool force = false;  // download again even when a verified manifest exists
-  // Directory mode: a file of at least split_min_size bytes is fetched as
-  // `split` Range requests at once (1: never), each resumable on its own
-  // (a "<name>.part.ranges" sidecar records their progress). A host that
-  // ignores Range gets the file in one piece instead.
+  // A file of at least split_min_size bytes is fetched as `split` Range
+  // requests at once (1: never). Directory mode: each resumable on its own
+  // (a "<name>.part.ranges" sidecar records their progress). Stream mode:
+  // the first streams live, the others are spooled into one unlinked
+  // temporary file in $TMPDIR and copied out in order. Object stores: never.
+  // A host that ignores Range gets the file in one piece instead.
   int split = 4;
   std::uint64_t split_min_size = std::uint64_t{64} << 20;
   // A big file's first split_probe_bytes come on one connection, timed; the

@@ -127,19 +127,23 @@ struct StreamedFile {
 
 // ------------------------------------------------------------------ helpers
 
+// Whether big files may come as ranges: to a directory or a stream (an
+// upload to a bucket goes in order, part after part).
+bool may_split(const DownloadOptions& options) { return !options.out_store && options.split > 1; }
+
 // The most connections a download opens at once: --parallel, or --split when
 // larger (one file at a time may still come as --split ranges). Files take
 // one each; a big file's ranges only take what the files leave idle.
 std::size_t connection_budget(const DownloadOptions& options) {
   const auto parallel = static_cast<std::size_t>(std::max(1, options.parallel));
-  return options.out_dir && options.split > 1 ? std::max(parallel, static_cast<std::size_t>(options.split)) : parallel;
+  return may_split(options) ? std::max(parallel, static_cast<std::size_t>(options.split)) : parallel;
 }
 
 // Transfers that may run at once: files at once, or the whole connection
 // budget when a file is big enough to be split.
 std::size_t concurrent_transfers(const Export& exp, const DownloadOptions& options) {
   const auto files = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, options.parallel)), exp.files.size());
-  const bool splits = options.out_dir && options.split > 1 &&
+  const bool splits = options.out_dir && may_split(options) &&
                       std::any_of(exp.files.begin(), exp.files.end(),
                                   [&](const ExportFile& f) { return f.size_in_bytes >= options.split_min_size; });
   return splits ? connection_budget(options) : files;
@@ -240,6 +244,12 @@ class Session final : public detail::UrlSource {
                                                      const detail::UploadRecord& saved);
   Result<Manifest> emit_stream(StreamOutput& out, detail::FetchWindow& window, std::vector<StreamedFile>& fetched);
   Result<StreamedFile> stream_live(std::size_t index, StreamOutput& out);
+  Status stream_file(std::size_t index, StreamOutput& out, FileState& state);
+  Status stream_split(std::size_t index, StreamOutput& out, FileState& state, std::size_t extra);
+  Status transfer_range(std::size_t index, FileOutput& out, FileState& state, detail::ByteRange range,
+                        bool& ranges_ignored);
+  std::optional<Error> fetch_to_spool(std::size_t index, detail::RangeSpool& spool, std::size_t k);
+  Status copy_spooled(std::size_t index, detail::RangeSpool& spool, StreamOutput& out, FileState& state);
   Result<StreamedFile> copy_fetched(std::size_t index, detail::FetchWindow& window, StreamedFile& file,
                                     StreamOutput& out);
   void fetch_ahead(detail::FetchWindow& window, std::vector<StreamedFile>& fetched);
@@ -679,11 +689,19 @@ Result<DownloadResult> Session::to_stream(std::FILE* stream) {
       count == 0 ? 0 : std::min(static_cast<std::size_t>(std::max(1, options_.parallel) - 1), count - 1);
   detail::FetchWindow window(count, ahead);
   std::vector<StreamedFile> fetched(count);
+  // The writer holds one connection and each fetcher one until it runs out
+  // of files: a big file's ranges take only the others.
+  spare_.give_back(connection_budget(options_) - std::min(connection_budget(options_), ahead + 1));
   Result<Manifest> manifest = std::unexpected(Error{});
   {
     std::vector<std::jthread> fetchers;
     fetchers.reserve(ahead);
-    for (std::size_t i = 0; i < ahead; ++i) fetchers.emplace_back([&] { fetch_ahead(window, fetched); });
+    for (std::size_t i = 0; i < ahead; ++i) {
+      fetchers.emplace_back([&] {
+        const detail::ConnectionLease held(spare_, 1);
+        fetch_ahead(window, fetched);
+      });
+    }
     manifest = emit_stream(out, window, fetched);
     window.stop();
   }  // fetchers join here; a stopped window makes their writes fail at once
@@ -715,9 +733,119 @@ Result<Manifest> Session::emit_stream(StreamOutput& out, detail::FetchWindow& wi
 
 Result<StreamedFile> Session::stream_live(std::size_t index, StreamOutput& out) {
   FileState state = new_state();
-  if (auto st = transfer(index, out, state); !st) return std::unexpected(st.error());
+  if (auto st = stream_file(index, out, state); !st) return std::unexpected(st.error());
   if (auto st = check_lines(index, state); !st) return std::unexpected(st.error());
   return StreamedFile{.record = record_of(index, state), .last = state.last, .temp = {}};
+}
+
+// A file streamed live: in one piece, or, when it is big, its first
+// split_probe_bytes alone and timed; slower than split_below_rate, the rest
+// comes as ranges on the connections no other file uses (stream_split).
+Status Session::stream_file(std::size_t index, StreamOutput& out, FileState& state) {
+  const std::uint64_t size = exp_.files[index].size_in_bytes;
+  const std::uint64_t probe = options_.split_probe_bytes;
+  if (!may_split(options_) || size < options_.split_min_size) return transfer(index, out, state);
+  if (probe > 0 && probe < size) {
+    const auto started = clock_.now();
+    bool ignored = false;
+    auto probed = transfer_range(index, out, state, detail::ByteRange{.start = 0, .end = probe, .done = 0}, ignored);
+    // A host that sends whole files only: the file in one piece, as it was.
+    if (!probed && ignored && state.bytes == 0) return transfer(index, out, state);
+    if (!probed) return probed;
+    const std::chrono::duration<double> took = clock_.now() - started;
+    const double rate = took.count() > 0 ? static_cast<double>(probe) / took.count() : 1e300;
+    if (rate >= options_.split_below_rate) return transfer(index, out, state);  // the rest at once
+  }
+  detail::ConnectionLease borrowed;
+  const std::size_t extra = borrowed.borrow(&spare_, static_cast<std::size_t>(options_.split) - 1);
+  if (extra == 0) return transfer(index, out, state);
+  return stream_split(index, out, state, extra);
+}
+
+// The rest of the file as 1 + `extra` ranges at once: the first streams live
+// while the others are spooled into one unlinked temporary file, then copied
+// out in order. The temporary space is at most the file less its first range.
+Status Session::stream_split(std::size_t index, StreamOutput& out, FileState& state, std::size_t extra) {
+  const std::uint64_t from = state.bytes;
+  auto ranges = detail::plan_ranges(exp_.files[index].size_in_bytes - from, extra + 1);
+  for (auto& r : ranges) {
+    r.start += from;
+    r.end += from;
+  }
+  auto fd = detail::open_unlinked_temp(std::filesystem::temp_directory_path());
+  if (!fd) return std::unexpected(fd.error());
+  const detail::ByteRange live = ranges.front();
+  detail::RangeSpool spool(std::move(*fd), std::vector<detail::ByteRange>(ranges.begin() + 1, ranges.end()));
+  Status streamed;
+  {
+    std::vector<std::jthread> fetchers;
+    for (std::size_t k = 0; k < spool.count(); ++k) {
+      fetchers.emplace_back([&, k] { spool.finish(k, fetch_to_spool(index, spool, k)); });
+    }
+    bool ignored = false;
+    streamed = transfer_range(index, out, state, live, ignored);
+    if (streamed) streamed = copy_spooled(index, spool, out, state);
+    spool.stop();  // a fetcher still running fails at its next write
+  }                // the fetchers join here
+  return streamed;
+}
+
+// Bytes [range.start, range.end) of file `index` into `out`, digested into
+// `state` after the bytes it already holds.
+Status Session::transfer_range(std::size_t index, FileOutput& out, FileState& state, detail::ByteRange range,
+                               bool& ranges_ignored) {
+  detail::FileTransfer transfer(transport_, clock_, *this, settings_, index, part_file_name(index), range.length());
+  transfer.set_range(range.start);
+  const std::uint64_t before = state.bytes;
+  state.bytes = 0;  // a range's transfer counts its own bytes
+  auto st = transfer.run(out, state, [&](std::uint64_t bytes) { report(index, before + bytes); });
+  state.bytes += before;
+  ranges_ignored = transfer.ranges_ignored();
+  return st;
+}
+
+// A spooling fetcher: range `k` of the spool; its error, if any.
+std::optional<Error> Session::fetch_to_spool(std::size_t index, detail::RangeSpool& spool, std::size_t k) {
+  try {
+    detail::TransferSettings settings = settings_;
+    settings.hash = false;  // the writer digests every byte, in order, as it copies them out
+    settings.write_on_thread = false;
+    const detail::ByteRange range = spool.range(k);
+    detail::FileTransfer transfer(transport_, clock_, *this, settings, index, part_file_name(index), range.length());
+    transfer.set_range(range.start);
+    detail::SpoolOutput out(spool, k);
+    FileState own;
+    if (auto st = transfer.run(out, own, {}); !st) return st.error();
+    return std::nullopt;
+  } catch (const std::exception& e) {  // bad_alloc: an error, not an abort
+    return Error{.kind = ErrorKind::Io, .message = "downloading " + part_file_name(index) + ": " + e.what()};
+  }
+}
+
+// The spooled ranges into `out`, in order, each as far as it is written.
+Status Session::copy_spooled(std::size_t index, detail::RangeSpool& spool, StreamOutput& out, FileState& state) {
+  std::vector<char> buffer(detail::kReadChunk);
+  const auto emit = [&](std::string_view chunk) {
+    state.bytes += chunk.size();
+    state.digest(chunk, settings_.hash);
+    return out.write(chunk);
+  };
+  for (std::size_t k = 0; k < spool.count(); ++k) {
+    const detail::ByteRange range = spool.range(k);
+    for (std::uint64_t copied = 0; copied < range.length();) {
+      auto held = spool.wait_beyond(k, copied);
+      if (!held) return std::unexpected(held.error());
+      const auto from = spool.offset_in_spool(range.start + copied);
+      if (auto st = detail::read_range(spool.fd(), from, from + (*held - copied), "the temporary copy of a range",
+                                       buffer, emit);
+          !st) {
+        return st;
+      }
+      copied = *held;
+      report(index, state.bytes);
+    }
+  }
+  return {};
 }
 
 Result<StreamedFile> Session::copy_fetched(std::size_t index, detail::FetchWindow& window, StreamedFile& file,

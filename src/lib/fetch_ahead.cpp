@@ -4,7 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+
+#include "files.hpp"
+#include "mews_export/cancel.hpp"
 
 namespace mews_export::detail {
 
@@ -70,6 +74,15 @@ bool FetchWindow::stopped() const {
 
 // ---------------------------------------------------------------- temp files
 
+namespace {
+
+std::unexpected<Error> fail_temp_write(int err) {
+  return fail(ErrorKind::Io, std::string("cannot write a file fetched ahead to the temporary directory: ") +
+                                 std::strerror(err) + " (set TMPDIR, or use --parallel 1)");
+}
+
+}  // namespace
+
 Result<UniqueFd> open_unlinked_temp(const std::filesystem::path& dir) {
   UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (fd.valid()) return fd;
@@ -86,16 +99,8 @@ Result<UniqueFd> open_unlinked_temp(const std::filesystem::path& dir) {
 
 Status TempOutput::write(std::string_view chunk) {
   if (window_.stopped()) return fail(ErrorKind::Interrupted, "the stream stopped");
-  while (!chunk.empty()) {
-    const ssize_t n = ::pwrite(fd_.get(), chunk.data(), chunk.size(), static_cast<off_t>(size_));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(ErrorKind::Io, std::string("cannot write a file fetched ahead to the temporary directory: ") +
-                                     std::strerror(errno) + " (set TMPDIR, or use --parallel 1)");
-    }
-    chunk.remove_prefix(static_cast<std::size_t>(n));
-    size_ += static_cast<std::uint64_t>(n);
-  }
+  if (const int err = write_all_at(fd_.get(), chunk, size_); err != 0) return fail_temp_write(err);
+  size_ += chunk.size();
   return {};
 }
 
@@ -105,6 +110,70 @@ Status TempOutput::restart() {
   }
   size_ = 0;
   return {};
+}
+
+// ---------------------------------------------------------------- RangeSpool
+
+RangeSpool::RangeSpool(UniqueFd fd, std::vector<ByteRange> ranges)
+    : fd_(std::move(fd)),
+      base_(ranges.empty() ? 0 : ranges.front().start),
+      ranges_(std::move(ranges)),
+      finished_(ranges_.size(), false),
+      errors_(ranges_.size()) {}
+
+ByteRange RangeSpool::range(std::size_t k) const {
+  std::lock_guard lock(mutex_);
+  return ranges_[k];
+}
+
+Status RangeSpool::write(std::size_t k, std::string_view chunk) {
+  std::uint64_t at = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (stop_) return fail(ErrorKind::Interrupted, "the stream stopped");
+    at = ranges_[k].start + ranges_[k].done - base_;
+  }
+  // Only this range's fetcher writes here: the pwrite needs no lock.
+  if (const int err = write_all_at(fd_.get(), chunk, at); err != 0) return fail_temp_write(err);
+  {
+    std::lock_guard lock(mutex_);
+    ranges_[k].done += chunk.size();
+  }
+  changed_.notify_all();
+  return {};
+}
+
+void RangeSpool::finish(std::size_t k, std::optional<Error> error) {
+  {
+    std::lock_guard lock(mutex_);
+    finished_[k] = true;
+    errors_[k] = std::move(error);
+  }
+  changed_.notify_all();
+}
+
+Result<std::uint64_t> RangeSpool::wait_beyond(std::size_t k, std::uint64_t from) {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    const ByteRange& r = ranges_[k];
+    if (r.done > from) return r.done;
+    if (errors_[k]) return std::unexpected(*errors_[k]);
+    if (finished_[k]) {  // "complete" with bytes missing: never expected, but never a hang
+      if (r.complete()) return r.done;
+      return fail(ErrorKind::Io, "a range of the file ended early");
+    }
+    if (cancel_requested()) return std::unexpected(interrupted_keeping_files());
+    // A cancel does not notify: look again now and then.
+    changed_.wait_for(lock, std::chrono::milliseconds{200});
+  }
+}
+
+void RangeSpool::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
 }
 
 }  // namespace mews_export::detail

@@ -2,7 +2,8 @@
 // up to `ahead` fetchers download the next files (e+1 .. e+ahead) into
 // unlinked temporary files; the writer then copies each, in order. The window
 // bounds the temporary space to `ahead` files and the connections to
-// ahead + 1.
+// ahead + 1. Within one big file, a RangeSpool does the same for its ranges:
+// the first streams live, the others are fetched into one temporary file.
 #pragma once
 
 #include <condition_variable>
@@ -15,6 +16,7 @@
 
 #include "mews_export/error.hpp"
 #include "mews_export/unique_fd.hpp"
+#include "ranged.hpp"
 #include "transfer.hpp"
 
 namespace mews_export::detail {
@@ -75,6 +77,58 @@ class TempOutput final : public FileOutput {
   UniqueFd fd_;
   const FetchWindow& window_;
   std::uint64_t size_ = 0;
+};
+
+// The ranges of one file after its first, fetched at once into one unlinked
+// temporary file at their offsets (`fd`: the range's start in the file less
+// `base`, the first spooled byte) while the writer streams the first range;
+// the writer then copies each range, in order, as its written prefix grows.
+class RangeSpool {
+ public:
+  RangeSpool(UniqueFd fd, std::vector<ByteRange> ranges);
+
+  int fd() const { return fd_.get(); }
+  std::size_t count() const { return ranges_.size(); }
+  // Range `k`'s bytes in the file ([start, end): the same in the spool,
+  // shifted by the first range's start).
+  ByteRange range(std::size_t k) const;
+  std::uint64_t offset_in_spool(std::uint64_t file_offset) const { return file_offset - base_; }
+
+  // Fetcher of range `k`: appends `chunk` to it. Interrupted once stopped.
+  Status write(std::size_t k, std::string_view chunk);
+  // Fetcher of range `k`: it ended, complete or with `error`.
+  void finish(std::size_t k, std::optional<Error> error);
+
+  // Writer: waits until range `k` holds more than `from` bytes; how many it
+  // holds. The fetcher's error once it failed; Interrupted on a cancel.
+  Result<std::uint64_t> wait_beyond(std::size_t k, std::uint64_t from);
+
+  // No more writes: fetchers fail at their next one (the stream failed).
+  void stop();
+
+ private:
+  UniqueFd fd_;
+  std::uint64_t base_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<ByteRange> ranges_;
+  std::vector<bool> finished_;
+  std::vector<std::optional<Error>> errors_;
+  bool stop_ = false;
+};
+
+// A FileOutput on range `k` of a RangeSpool (a range never starts again).
+class SpoolOutput final : public FileOutput {
+ public:
+  SpoolOutput(RangeSpool& spool, std::size_t k) : spool_(spool), k_(k) {}
+  Status write(std::string_view chunk) override { return spool_.write(k_, chunk); }
+  bool can_restart() const override { return false; }
+  Status restart() override { return fail(ErrorKind::Io, "a range cannot start again"); }
+  void discard() override {}
+
+ private:
+  RangeSpool& spool_;
+  std::size_t k_;
 };
 
 }  // namespace mews_export::detail

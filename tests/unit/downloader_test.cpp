@@ -824,6 +824,36 @@ TEST_F(DownloaderTest, ParallelOneStillSplitsALoneBigFileIntoSplitRanges) {
   EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), body);
 }
 
+// --parallel 3 --split 3 into `out` (`adjust` may change the options), with
+// every probe slow: `contents` served slowly (1 s per request on the fake
+// clock, 5 ms for real so that requests overlap), keeping in `most` the most
+// requests that were in flight at once.
+Result<DownloadResult> fetch_with_a_budget_of_three(FakeTransport& transport, FakeClock& clock, const Export& exp,
+                                                    const std::vector<std::string>& contents, const fs::path& out,
+                                                    std::atomic<int>& most,
+                                                    const std::function<void(DownloadOptions&)>& adjust = {}) {
+  auto in_flight = std::make_shared<std::atomic<int>>(0);
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    transport.on(route(i), [&, in_flight, h = serve(contents[i])](const HttpRequest& r, const BodySink* sink) {
+      const int now = ++*in_flight;
+      int seen = most.load();
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {
+      }
+      clock.advance(std::chrono::seconds{1});
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+      auto answer = h(r, sink);
+      --*in_flight;
+      return answer;
+    });
+  }
+  DownloadOptions options = split_options(out, 3);
+  options.parallel = 3;
+  options.split_probe_bytes = 1000;
+  options.split_below_rate = 1e12;
+  if (adjust) adjust(options);
+  return Downloader(transport, clock, nullptr).download(exp, options);
+}
+
 TEST_F(DownloaderTest, RangesNeverOpenMoreConnectionsThanTheBudget) {
   // Every probe is slow, so every file would split; but files already use
   // the whole budget (--parallel 3 = --split 3): ranges only take connections
@@ -831,26 +861,8 @@ TEST_F(DownloaderTest, RangesNeverOpenMoreConnectionsThanTheBudget) {
   std::vector<std::string> contents;
   for (int i = 0; i < 6; ++i) contents.push_back(make_lines(1500, "budget" + std::to_string(i)));
   const auto exp = make_export("exp-budget", contents);
-  std::atomic<int> in_flight{0};
   std::atomic<int> most{0};
-  for (std::size_t i = 0; i < contents.size(); ++i) {
-    transport.on(route(i), [&, h = serve(contents[i])](const HttpRequest& r, const BodySink* sink) {
-      const int now = ++in_flight;
-      int seen = most.load();
-      while (now > seen && !most.compare_exchange_weak(seen, now)) {
-      }
-      clock.advance(std::chrono::seconds{1});                     // slow on the fake clock
-      std::this_thread::sleep_for(std::chrono::milliseconds{5});  // and long enough to overlap for real
-      auto answer = h(r, sink);
-      --in_flight;
-      return answer;
-    });
-  }
-  DownloadOptions options = split_options(dir.path(), 3);
-  options.parallel = 3;
-  options.split_probe_bytes = 1000;
-  options.split_below_rate = 1e12;
-  auto result = Downloader(transport, clock, nullptr).download(exp, options);
+  auto result = fetch_with_a_budget_of_three(transport, clock, exp, contents, dir.path(), most);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_LE(most.load(), 3);
   EXPECT_GE(transport.requests().size(), 12u);  // at least a probe and a rest for each file
@@ -858,6 +870,110 @@ TEST_F(DownloaderTest, RangesNeverOpenMoreConnectionsThanTheBudget) {
     EXPECT_EQ(slurp(result->directory / part_file_name(i)), contents[i]) << i;
     EXPECT_EQ(result->manifest.files[i].sha256, detail::sha256_hex(contents[i])) << i;
   }
+}
+
+// probe_and_fetch()'s options for a stream into `out` instead of a directory.
+std::function<void(DownloadOptions&)> into_stream(StreamFile& out,
+                                                  const std::function<void(DownloadOptions&)>& more = {}) {
+  return [&out, more](DownloadOptions& o) {
+    o.out_dir.reset();
+    o.out_stream = out.get();
+    if (more) more(o);
+  };
+}
+
+TEST_F(DownloaderTest, AStreamSplitsABigFileAfterASlowProbeAndEmitsItInOrder) {
+  // The probe, then the rest as 4 ranges: the first streams live, the other
+  // three are spooled and copied out after it, every byte once and in order.
+  const std::string body = make_lines(2000, "stream-slow");
+  const auto exp = make_export("exp-stream-slow", {body});
+  StreamFile out;
+  auto result = probe_and_fetch(transport, clock, exp, body, dir.path(), std::chrono::seconds{1},
+                                into_stream(out, [](DownloadOptions& o) { o.hash_stream = true; }));
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(out.contents(), body);
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), 5u);
+  EXPECT_EQ(requests[0].range_from, 0u);
+  EXPECT_EQ(requests[0].range_to, 999u);
+  std::uint64_t covered = 0;
+  for (const auto& r : requests) {
+    ASSERT_TRUE(r.range_from && r.range_to);
+    covered += *r.range_to - *r.range_from + 1;
+  }
+  EXPECT_EQ(covered, body.size());  // no byte asked for twice
+  EXPECT_EQ(result->manifest.files[0].sha256, detail::sha256_hex(body));
+  EXPECT_EQ(result->manifest.files[0].lines, 2000u);
+  EXPECT_EQ(result->manifest.files[0].size_in_bytes, body.size());
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+TEST_F(DownloaderTest, AStreamKeepsTheRestOfAFastProbeOnOneConnection) {
+  const std::string body = make_lines(2000, "stream-fast");
+  const auto exp = make_export("exp-stream-fast", {body});
+  StreamFile out;
+  auto result =
+      probe_and_fetch(transport, clock, exp, body, dir.path(), std::chrono::milliseconds{0}, into_stream(out));
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(out.contents(), body);
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].range_from, 1000u);
+  EXPECT_FALSE(requests[1].range_to);  // to the end
+  EXPECT_EQ(result->manifest.files[0].lines, 2000u);
+}
+
+TEST_F(DownloaderTest, AStreamFromAHostThatIgnoresRangesGetsTheFileInOnePiece) {
+  const std::string body = make_lines(2000, "stream-whole");
+  const auto exp = make_export("exp-stream-whole", {body});
+  transport.on(route(0), serve(body, /*honour_range=*/false));
+  StreamFile out;
+  DownloadOptions options = split_options(dir.path(), 4);
+  into_stream(out)(options);
+  options.split_probe_bytes = 1000;
+  auto result = Downloader(transport, clock, nullptr).download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(out.contents(), body);
+  EXPECT_EQ(transport.requests().size(), 2u);  // the refused probe, then the whole file
+}
+
+TEST_F(DownloaderTest, AStreamWhoseSpooledRangeFailsEmitsOnlyBytesInOrderAndFails) {
+  const std::string body = make_lines(2000, "stream-fail");
+  const auto exp = make_export("exp-stream-fail", {body});
+  const std::uint64_t rest = body.size() - 1000;
+  const std::uint64_t third = 1000 + rest / 4 * 2;  // the start of the second spooled range
+  transport.on(route(0), [&, h = serve(body)](const HttpRequest& r, const BodySink* sink) {
+    clock.advance(std::chrono::seconds{1});  // a slow link: the probe splits
+    if (r.range_from == third) return respond(sink, 403, "no");
+    return h(r, sink);
+  });
+  StreamFile out;
+  DownloadOptions options = split_options(dir.path(), 4);
+  into_stream(out)(options);
+  options.split_probe_bytes = 1000;
+  options.split_below_rate = 1e6;
+  auto result = Downloader(transport, clock, nullptr).download(exp, options);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::Http);
+  const std::string emitted = out.contents();
+  EXPECT_LE(emitted.size(), third);  // nothing of the failed range or after it
+  EXPECT_EQ(emitted, body.substr(0, emitted.size()));
+}
+
+TEST_F(DownloaderTest, AStreamSplitsOnlyOnConnectionsNoFileIsUsing) {
+  // Every probe is slow; the writer and two fetchers hold the budget of 3
+  // until the fetchers run out of files: never more than 3 requests at once.
+  std::vector<std::string> contents;
+  for (int i = 0; i < 5; ++i) contents.push_back(make_lines(1500, "sbudget" + std::to_string(i)));
+  const auto exp = make_export("exp-stream-budget", contents);
+  std::atomic<int> most{0};
+  StreamFile out;
+  auto result = fetch_with_a_budget_of_three(transport, clock, exp, contents, dir.path(), most, into_stream(out));
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_LE(most.load(), 3);
+  std::string expected;
+  for (const auto& c : contents) expected += c;
+  EXPECT_EQ(out.contents(), expected);
 }
 
 TEST_F(DownloaderTest, APartWithHolesAndNoSidecarIsFetchedAgainFromTheStart) {

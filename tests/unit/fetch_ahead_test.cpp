@@ -1,4 +1,5 @@
-// The fetch-ahead window: who takes which file, how far ahead, and stopping.
+// The fetch-ahead window: who takes which file, how far ahead, and stopping;
+// the spool of a big file's ranges.
 #include "fetch_ahead.hpp"
 
 #include <gtest/gtest.h>
@@ -85,6 +86,67 @@ TEST(TempFile, IsUnlinkedPrivateAndRestartable) {
   window.stop();
   TempOutput stopped(UniqueFd(::dup(taken.get())), window);
   EXPECT_FALSE(stopped.write("z"));  // a stopped stream abandons its fetchers' files
+}
+
+// A spool for bytes [100, 110) and [110, 120) of a file.
+RangeSpool two_range_spool() {
+  auto fd = open_unlinked_temp(std::filesystem::temp_directory_path());
+  EXPECT_TRUE(fd);
+  return RangeSpool(std::move(*fd),
+                    {ByteRange{.start = 100, .end = 110, .done = 0}, ByteRange{.start = 110, .end = 120, .done = 0}});
+}
+
+std::string spooled(const RangeSpool& spool, std::uint64_t from, std::uint64_t to) {
+  std::string out(to - from, '?');
+  EXPECT_EQ(::pread(spool.fd(), out.data(), out.size(), static_cast<off_t>(spool.offset_in_spool(from))),
+            static_cast<ssize_t>(out.size()));
+  return out;
+}
+
+TEST(RangeSpool, EachRangeLandsAtItsOffsetWhateverTheOrderOfWrites) {
+  RangeSpool spool = two_range_spool();
+  ASSERT_TRUE(spool.write(1, "KLMNO"));  // the second range first
+  ASSERT_TRUE(spool.write(0, "abcd"));
+  ASSERT_TRUE(spool.write(1, "PQRST"));
+  ASSERT_TRUE(spool.write(0, "efghij"));
+  EXPECT_EQ(spool.range(0).done, 10u);
+  EXPECT_EQ(spool.range(1).done, 10u);
+  EXPECT_EQ(spooled(spool, 100, 120), "abcdefghijKLMNOPQRST");
+}
+
+TEST(RangeSpool, TheWriterWaitsForMoreBytesOfItsRangeOnly) {
+  RangeSpool spool = two_range_spool();
+  ASSERT_TRUE(spool.write(1, "KLMNOPQRST"));  // complete, but not the range the writer needs
+  std::thread fetcher([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    (void)spool.write(0, "abc");
+  });
+  auto held = spool.wait_beyond(0, 0);
+  fetcher.join();
+  ASSERT_TRUE(held) << held.error().message;
+  EXPECT_EQ(*held, 3u);
+  EXPECT_EQ(spooled(spool, 100, 103), "abc");
+  auto all = spool.wait_beyond(1, 4);  // already there: no wait
+  ASSERT_TRUE(all);
+  EXPECT_EQ(*all, 10u);
+}
+
+TEST(RangeSpool, AFetchersErrorReachesTheWriterAndStopFailsLaterWrites) {
+  RangeSpool spool = two_range_spool();
+  ASSERT_TRUE(spool.write(0, "abc"));
+  spool.finish(0, Error{.kind = ErrorKind::Http, .message = "403 Forbidden"});
+  auto first = spool.wait_beyond(0, 0);
+  ASSERT_TRUE(first);  // the bytes that did arrive come first
+  auto failed = spool.wait_beyond(0, 3);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().kind, ErrorKind::Http);
+  spool.finish(1, std::nullopt);  // "complete" with nothing written: an error, never a hang
+  EXPECT_FALSE(spool.wait_beyond(1, 0));
+  spool.stop();
+  auto stopped = spool.write(1, "K");
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().kind, ErrorKind::Interrupted);
+  EXPECT_EQ(spool.range(1).done, 0u);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <sstream>
 
@@ -257,33 +258,51 @@ void SpareConnections::give_back(std::size_t count) {
 
 namespace {
 
-// Fetches the incomplete ranges among `which` at once; the first error, and
-// whether a host ignored Range.
+// Fetches range `i` into the .part; its error, if any.
+std::optional<Error> fetch_range(const RangedFile& job, const TransferSettings& settings, PartFile& part,
+                                 RangeProgress& progress, std::size_t i, bool& ignored) {
+  const ByteRange range = progress.ranges()[i];
+  FileTransfer transfer(job.transport, job.clock, job.urls, settings, job.index, job.name, range.length());
+  transfer.set_range(range.start);
+  RangeOutput out(part, progress, i);
+  FileState own;
+  own.bytes = range.done;
+  std::optional<Error> error;
+  try {
+    if (auto st = transfer.run(out, own, {}); !st) error = st.error();
+  } catch (const std::exception& e) {  // bad_alloc: an error, not an abort
+    error = Error{.kind = ErrorKind::Io, .message = "downloading " + job.name + ": " + e.what()};
+  }
+  ignored = transfer.ranges_ignored();
+  return error;
+}
+
+// Fetches the incomplete ranges among `which`, `at_once` of them at a time
+// (one connection each); every range is tried, so one that fails does not
+// keep the others from progressing. The first error, and whether a host
+// ignored Range.
 Status run_ranges(const RangedFile& job, PartFile& part, RangeProgress& progress, const std::vector<std::size_t>& which,
-                  bool& ranges_ignored) {
+                  bool& ranges_ignored, std::size_t at_once) {
   TransferSettings settings = job.settings;
   settings.hash = false;  // the PrefixHasher hashes the whole file, in order
-  std::vector<std::optional<Error>> errors(which.size());
-  std::vector<char> ignored(which.size(), 0);
+  std::vector<std::size_t> todo;
+  for (const std::size_t i : which) {
+    if (!progress.ranges()[i].complete()) todo.push_back(i);
+  }
+  std::vector<std::optional<Error>> errors(todo.size());
+  std::vector<char> ignored(todo.size(), 0);
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t k = next++; k < todo.size(); k = next++) {
+      bool was_ignored = false;
+      errors[k] = fetch_range(job, settings, part, progress, todo[k], was_ignored);
+      ignored[k] = was_ignored ? 1 : 0;
+    }
+  };
   {
     std::vector<std::jthread> threads;
-    for (std::size_t k = 0; k < which.size(); ++k) {
-      const std::size_t i = which[k];
-      const ByteRange range = progress.ranges()[i];
-      if (range.complete()) continue;
-      threads.emplace_back([&, k, i, range] {
-        FileTransfer transfer(job.transport, job.clock, job.urls, settings, job.index, job.name, range.length());
-        transfer.set_range(range.start);
-        RangeOutput out(part, progress, i);
-        FileState own;
-        own.bytes = range.done;
-        try {
-          if (auto st = transfer.run(out, own, {}); !st) errors[k] = st.error();
-        } catch (const std::exception& e) {  // bad_alloc: an error, not an abort
-          errors[k] = Error{.kind = ErrorKind::Io, .message = "downloading " + job.name + ": " + e.what()};
-        }
-        ignored[k] = transfer.ranges_ignored() ? 1 : 0;
-      });
+    for (std::size_t t = 0; t < std::min(std::max<std::size_t>(at_once, 1), todo.size()); ++t) {
+      threads.emplace_back(work);
     }
   }  // the ranges join here
   ranges_ignored = ranges_ignored || std::any_of(ignored.begin(), ignored.end(), [](char c) { return c != 0; });
@@ -308,7 +327,7 @@ std::vector<std::size_t> all_of(const std::vector<ByteRange>& ranges) {
 Result<bool> probe_then_plan(const RangedFile& job, PartFile& part, RangeProgress& progress, bool& ranges_ignored,
                              ConnectionLease& borrowed) {
   const auto started = job.clock.now();
-  if (auto st = run_ranges(job, part, progress, {0}, ranges_ignored); !st) return std::unexpected(st.error());
+  if (auto st = run_ranges(job, part, progress, {0}, ranges_ignored, 1); !st) return std::unexpected(st.error());
   const std::chrono::duration<double> took = job.clock.now() - started;
   const double rate = took.count() > 0 ? static_cast<double>(job.probe_bytes) / took.count() : 1e300;
   if (rate >= job.split_below || job.ranges <= 1) return false;
@@ -354,7 +373,13 @@ Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, One
     }
     if (!split) fetched = std::unexpected(split.error());
   }
-  if (fetched) fetched = run_ranges(job, part, progress, all_of(progress.ranges()), ranges_ignored);
+  if (fetched) {
+    // Without a probe (a resumed sidecar, or probe_bytes 0) the connections
+    // are borrowed here: the ranges run as many at a time as granted, plus
+    // the file's own.
+    if (!probe) borrowed.borrow(job.spare, job.ranges > 1 ? progress.ranges().size() - 1 : 0);
+    fetched = run_ranges(job, part, progress, all_of(progress.ranges()), ranges_ignored, 1 + borrowed.count());
+  }
   if (!fetched) {
     if (ranges_ignored) one_piece = OnePiece::HostIgnoresRanges;
     (void)progress.save();  // the next run resumes every range where it stopped

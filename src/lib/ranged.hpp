@@ -112,6 +112,8 @@ class ConnectionLease {
     count_ = from != nullptr ? from->take(most) : most;
     return count_;
   }
+  // The connections borrowed.
+  std::size_t count() const { return count_; }
 
  private:
   SpareConnections* to_ = nullptr;

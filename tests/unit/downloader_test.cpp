@@ -23,6 +23,7 @@
 #include "mews_export/cancel.hpp"
 #include "mews_export/downloader.hpp"
 #include "mews_export/time.hpp"
+#include "ranged.hpp"
 #include "sha256.hpp"
 #include "support/fake_clock.hpp"
 #include "support/fake_transport.hpp"
@@ -958,6 +959,37 @@ TEST_F(DownloaderTest, AStreamWhoseSpooledRangeFailsEmitsOnlyBytesInOrderAndFail
   const std::string emitted = out.contents();
   EXPECT_LE(emitted.size(), third);  // nothing of the failed range or after it
   EXPECT_EQ(emitted, body.substr(0, emitted.size()));
+}
+
+TEST_F(DownloaderTest, RangesResumedFromSidecarsStayWithinTheBudget) {
+  // Three files, each left by an interrupted run as 3 ranges with 10 bytes
+  // each: resumed with --parallel 3 --split 3, every file holds one of the 3
+  // connections, so each fetches its ranges one at a time, never 9 at once.
+  std::vector<std::string> contents;
+  for (int i = 0; i < 3; ++i) contents.push_back(make_lines(1500, "resumed" + std::to_string(i)));
+  const auto exp = make_export("exp-resumed-budget", contents);
+  fs::create_directories(dir.path() / exp.id);
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    auto ranges = detail::plan_ranges(contents[i].size(), 3);
+    std::ofstream part(dir.path() / exp.id / (part_file_name(i) + ".part"), std::ios::binary);
+    for (auto& r : ranges) {
+      r.done = 10;
+      part.seekp(static_cast<std::streamoff>(r.start));
+      part << contents[i].substr(r.start, 10);
+    }
+    write_text(dir.path() / exp.id / detail::ranges_file_name(part_file_name(i)),
+               detail::ranges_text(contents[i].size(), ranges));
+  }
+  std::atomic<int> most{0};
+  auto result = fetch_with_a_budget_of_three(transport, clock, exp, contents, dir.path(), most);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_LE(most.load(), 3);
+  EXPECT_EQ(transport.requests().size(), 9u);  // each range once, from its 11th byte
+  for (const auto& r : transport.requests()) EXPECT_NE(r.range_from.value_or(0), 0u);
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    EXPECT_EQ(slurp(result->directory / part_file_name(i)), contents[i]) << i;
+    EXPECT_EQ(result->manifest.files[i].sha256, detail::sha256_hex(contents[i])) << i;
+  }
 }
 
 TEST_F(DownloaderTest, AStreamSplitsOnlyOnConnectionsNoFileIsUsing) {

@@ -772,8 +772,10 @@ Status Session::stream_split(std::size_t index, StreamOutput& out, FileState& st
     r.start += from;
     r.end += from;
   }
-  auto fd = detail::open_unlinked_temp(std::filesystem::temp_directory_path());
-  if (!fd) return std::unexpected(fd.error());
+  std::error_code no_tmp;
+  const auto tmp = std::filesystem::temp_directory_path(no_tmp);
+  auto fd = no_tmp ? fail(ErrorKind::Io, no_tmp.message()) : detail::open_unlinked_temp(tmp);
+  if (!fd) return transfer(index, out, state);  // nowhere to spool: the rest in one piece, as it would come
   const detail::ByteRange live = ranges.front();
   detail::RangeSpool spool(std::move(*fd), std::vector<detail::ByteRange>(ranges.begin() + 1, ranges.end()));
   Status streamed;

@@ -77,8 +77,8 @@ bool FetchWindow::stopped() const {
 namespace {
 
 std::unexpected<Error> fail_temp_write(int err) {
-  return fail(ErrorKind::Io, std::string("cannot write a file fetched ahead to the temporary directory: ") +
-                                 std::strerror(err) + " (set TMPDIR, or use --parallel 1)");
+  return fail(ErrorKind::Io, std::string("cannot write what is fetched ahead to the temporary directory: ") +
+                                 std::strerror(err) + " (set TMPDIR, or use --parallel 1 --split 1)");
 }
 
 }  // namespace

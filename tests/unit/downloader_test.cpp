@@ -924,6 +924,27 @@ TEST_F(DownloaderTest, AStreamKeepsTheRestOfAFastProbeOnOneConnection) {
   EXPECT_EQ(result->manifest.files[0].lines, 2000u);
 }
 
+TEST_F(DownloaderTest, AStreamWithNowhereToSpoolGetsTheRestInOnePiece) {
+  const std::string body = make_lines(2000, "stream-notmp");
+  const auto exp = make_export("exp-stream-notmp", {body});
+  const char* old_tmpdir = std::getenv("TMPDIR");
+  const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
+  ::setenv("TMPDIR", (dir.path() / "missing").c_str(), 1);
+  StreamFile out;
+  auto result = probe_and_fetch(transport, clock, exp, body, dir.path(), std::chrono::seconds{1}, into_stream(out));
+  if (old_tmpdir != nullptr) {
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(out.contents(), body);
+  const auto requests = transport.requests();
+  ASSERT_EQ(requests.size(), 2u);  // the slow probe, then the rest on its one connection
+  EXPECT_EQ(requests[1].range_from, 1000u);
+  EXPECT_FALSE(requests[1].range_to);
+}
+
 TEST_F(DownloaderTest, AStreamFromAHostThatIgnoresRangesGetsTheFileInOnePiece) {
   const std::string body = make_lines(2000, "stream-whole");
   const auto exp = make_export("exp-stream-whole", {body});

@@ -162,3 +162,32 @@ TEST_F(Library, BigFilesComeAsBoundedRangesOverRealHttpAndAreByteIdentical) {
     EXPECT_TRUE(text.starts_with("bytes=") && text.back() != '-') << text;
   }
 }
+
+TEST_F(Library, AStreamOfBigFilesSpoolsRangesOverRealHttpInOrder) {
+  auto created = api_.add_export({.entity_type = EntityType::OrderItem});
+  ASSERT_TRUE(created) << created.error().message;
+  const Export done = wait_until_done(created->id);
+  ASSERT_EQ(done.status, ExportStatus::Success);
+  Downloader downloader(*transport_, clock_, [] { return Result<Export>(fail(ErrorKind::Http, "no refresh")); });
+  const auto path = dir_ / "split-stream.jsonl";
+  std::FILE* out = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(out, nullptr);
+  DownloadOptions options{.out_stream = out, .parallel = 1};
+  options.split = 3;
+  options.split_min_size = 1024;  // every file here is split
+  options.split_probe_bytes = 0;  // always, without a probe
+  options.hash_stream = true;
+  auto result = downloader.download(done, options);
+  std::fclose(out);
+  ASSERT_TRUE(result) << result.error().message;
+  std::string expected;
+  for (std::size_t i = 0; i < done.files.size(); ++i) {
+    const auto served = sandbox_.file_content(done.id, i);
+    ASSERT_TRUE(served);
+    expected += *served;
+    EXPECT_EQ(result->manifest.files[i].sha256, detail::sha256_hex(*served));
+    EXPECT_EQ(result->manifest.files[i].lines, 200u);
+  }
+  EXPECT_TRUE(read_file(path) == expected);
+  EXPECT_EQ(sandbox_.stats()["ranges"].size(), 3 * done.files.size());  // the first live, two spooled
+}

@@ -744,7 +744,7 @@ Result<StreamedFile> Session::stream_live(std::size_t index, StreamOutput& out) 
 Status Session::stream_file(std::size_t index, StreamOutput& out, FileState& state) {
   const std::uint64_t size = exp_.files[index].size_in_bytes;
   const std::uint64_t probe = options_.split_probe_bytes;
-  if (!may_split(options_) || size < options_.split_min_size) return transfer(index, out, state);
+  if (!may_split(options_) || size == 0 || size < options_.split_min_size) return transfer(index, out, state);
   if (probe > 0 && probe < size) {
     const auto started = clock_.now();
     bool ignored = false;

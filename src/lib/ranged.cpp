@@ -377,7 +377,7 @@ Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, One
     // Without a probe (a resumed sidecar, or probe_bytes 0) the connections
     // are borrowed here: the ranges run as many at a time as granted, plus
     // the file's own.
-    if (!probe) borrowed.borrow(job.spare, job.ranges > 1 ? progress.ranges().size() - 1 : 0);
+    if (!probe) borrowed.borrow(job.spare, job.ranges > 1 ? std::max<std::size_t>(progress.ranges().size(), 1) - 1 : 0);
     fetched = run_ranges(job, part, progress, all_of(progress.ranges()), ranges_ignored, 1 + borrowed.count());
   }
   if (!fetched) {

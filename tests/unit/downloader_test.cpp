@@ -945,6 +945,24 @@ TEST_F(DownloaderTest, AStreamWithNowhereToSpoolGetsTheRestInOnePiece) {
   EXPECT_FALSE(requests[1].range_to);
 }
 
+TEST_F(DownloaderTest, EmptyFilesAreFetchedWhateverTheSplitSize) {
+  const std::vector<std::string> contents = {"", make_lines(10, "after")};
+  const auto exp = make_export("exp-split-empty", contents);
+  serve_all(contents);
+  DownloadOptions to_dir = split_options(dir.path(), 4);
+  to_dir.split_min_size = 0;
+  auto result = Downloader(transport, clock, nullptr).download(exp, to_dir);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(slurp(result->directory / "part-001.jsonl"), "");
+  EXPECT_EQ(slurp(result->directory / "part-002.jsonl"), contents[1]);
+  StreamFile out;
+  DownloadOptions to_stream = to_dir;
+  into_stream(out)(to_stream);
+  auto streamed = Downloader(transport, clock, nullptr).download(exp, to_stream);
+  ASSERT_TRUE(streamed) << streamed.error().message;
+  EXPECT_EQ(out.contents(), contents[1]);
+}
+
 TEST_F(DownloaderTest, AStreamFromAHostThatIgnoresRangesGetsTheFileInOnePiece) {
   const std::string body = make_lines(2000, "stream-whole");
   const auto exp = make_export("exp-stream-whole", {body});

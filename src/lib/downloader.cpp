@@ -538,7 +538,8 @@ Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<
     }
   };
   const auto workers = std::min(static_cast<std::size_t>(std::max(1, options_.parallel)), count);
-  spare_.give_back(connection_budget(options_) - std::min(workers, connection_budget(options_)));
+  const std::size_t budget = connection_budget(options_);
+  spare_.give_back(budget - std::min(workers, budget));
   if (workers <= 1) {
     work();
   } else {
@@ -691,7 +692,8 @@ Result<DownloadResult> Session::to_stream(std::FILE* stream) {
   std::vector<StreamedFile> fetched(count);
   // The writer holds one connection and each fetcher one until it runs out
   // of files: a big file's ranges take only the others.
-  spare_.give_back(connection_budget(options_) - std::min(connection_budget(options_), ahead + 1));
+  const std::size_t budget = connection_budget(options_);
+  spare_.give_back(budget - std::min(budget, ahead + 1));
   Result<Manifest> manifest = std::unexpected(Error{});
   {
     std::vector<std::jthread> fetchers;

@@ -244,12 +244,12 @@ class Session final : public detail::UrlSource {
                                                      const detail::UploadRecord& saved);
   Result<Manifest> emit_stream(StreamOutput& out, detail::FetchWindow& window, std::vector<StreamedFile>& fetched);
   Result<StreamedFile> stream_live(std::size_t index, StreamOutput& out);
-  Status stream_file(std::size_t index, StreamOutput& out, FileState& state);
-  Status stream_split(std::size_t index, StreamOutput& out, FileState& state, std::size_t extra);
+  Status stream_file(std::size_t index, FileOutput& out, FileState& state);
+  Status stream_split(std::size_t index, FileOutput& out, FileState& state, std::size_t extra);
   Status transfer_range(std::size_t index, FileOutput& out, FileState& state, detail::ByteRange range,
                         bool& ranges_ignored);
   std::optional<Error> fetch_to_spool(std::size_t index, detail::RangeSpool& spool, std::size_t k);
-  Status copy_spooled(std::size_t index, detail::RangeSpool& spool, StreamOutput& out, FileState& state);
+  Status copy_spooled(std::size_t index, detail::RangeSpool& spool, FileOutput& out, FileState& state);
   Result<StreamedFile> copy_fetched(std::size_t index, detail::FetchWindow& window, StreamedFile& file,
                                     StreamOutput& out);
   void fetch_ahead(detail::FetchWindow& window, std::vector<StreamedFile>& fetched);
@@ -740,10 +740,11 @@ Result<StreamedFile> Session::stream_live(std::size_t index, StreamOutput& out) 
   return StreamedFile{.record = record_of(index, state), .last = state.last, .temp = {}};
 }
 
-// A file streamed live: in one piece, or, when it is big, its first
+// A file of a stream, into `out` (the stream itself, or the temporary file of
+// a file fetched ahead): in one piece, or, when it is big, its first
 // split_probe_bytes alone and timed; slower than split_below_rate, the rest
 // comes as ranges on the connections no other file uses (stream_split).
-Status Session::stream_file(std::size_t index, StreamOutput& out, FileState& state) {
+Status Session::stream_file(std::size_t index, FileOutput& out, FileState& state) {
   const std::uint64_t size = exp_.files[index].size_in_bytes;
   const std::uint64_t probe = options_.split_probe_bytes;
   if (!may_split(options_) || size == 0 || size < options_.split_min_size) return transfer(index, out, state);
@@ -767,7 +768,7 @@ Status Session::stream_file(std::size_t index, StreamOutput& out, FileState& sta
 // The rest of the file as 1 + `extra` ranges at once: the first streams live
 // while the others are spooled into one unlinked temporary file, then copied
 // out in order. The temporary space is at most the file less its first range.
-Status Session::stream_split(std::size_t index, StreamOutput& out, FileState& state, std::size_t extra) {
+Status Session::stream_split(std::size_t index, FileOutput& out, FileState& state, std::size_t extra) {
   const std::uint64_t from = state.bytes;
   auto ranges = detail::plan_ranges(exp_.files[index].size_in_bytes - from, extra + 1);
   for (auto& r : ranges) {
@@ -827,7 +828,7 @@ std::optional<Error> Session::fetch_to_spool(std::size_t index, detail::RangeSpo
 }
 
 // The spooled ranges into `out`, in order, each as far as it is written.
-Status Session::copy_spooled(std::size_t index, detail::RangeSpool& spool, StreamOutput& out, FileState& state) {
+Status Session::copy_spooled(std::size_t index, detail::RangeSpool& spool, FileOutput& out, FileState& state) {
   std::vector<char> buffer(detail::kReadChunk);
   const auto emit = [&](std::string_view chunk) {
     state.bytes += chunk.size();
@@ -874,7 +875,7 @@ void Session::fetch_ahead(detail::FetchWindow& window, std::vector<StreamedFile>
       } else {
         detail::TempOutput temp(std::move(*fd), window);
         FileState state = new_state();
-        if (auto st = transfer(*index, temp, state); !st) {
+        if (auto st = stream_file(*index, temp, state); !st) {
           error = st.error();
         } else if (auto valid = check_lines(*index, state); !valid) {
           error = valid.error();

@@ -611,6 +611,24 @@ TEST_F(DownloaderTest, StreamWriteErrorIsIo) {
   EXPECT_EQ(result.error().kind, ErrorKind::Io);
 }
 
+// File 0 is answered only once file `ahead` has been asked for, which only
+// fetching ahead gets to; `also` runs first at every request for `ahead`.
+void hold_first_until_fetched_ahead(FakeTransport& transport, const std::vector<std::string>& contents,
+                                    std::size_t ahead, const std::function<void()>& also = {}) {
+  auto asked = std::make_shared<std::promise<void>>();
+  auto answered = asked->get_future().share();
+  transport.on(route(ahead), [asked, also, once = std::make_shared<std::once_flag>(), h = serve(contents[ahead])](
+                                 const HttpRequest& r, const BodySink* sink) {
+    std::call_once(*once, [&] { asked->set_value(); });
+    if (also) also();
+    return h(r, sink);
+  });
+  transport.on(route(0), [answered, h = serve(contents[0])](const HttpRequest& r, const BodySink* sink) {
+    if (answered.wait_for(10s) != std::future_status::ready) return respond(sink, 400, "never fetched ahead");
+    return h(r, sink);
+  });
+}
+
 // Stream mode into `out`, with `parallel` transfers (fetch-ahead above 1).
 DownloadOptions stream_options(StreamFile& out, int parallel) {
   DownloadOptions options;
@@ -626,18 +644,7 @@ TEST_F(DownloaderTest, StreamWithParallelFetchesAheadAndKeepsTheOrder) {
   contents[5].clear();     // an empty file
   const auto exp = make_export("exp-ahead", contents);
   serve_all(contents);
-  // File 0 is held until file 2 has been asked for: only fetching ahead gets there.
-  std::promise<void> third_asked;
-  auto asked = third_asked.get_future().share();
-  transport.on(route(2), [&, once = std::make_shared<std::once_flag>(), h = serve(contents[2])](const HttpRequest& r,
-                                                                                                const BodySink* sink) {
-    std::call_once(*once, [&] { third_asked.set_value(); });
-    return h(r, sink);
-  });
-  transport.on(route(0), [asked, h = serve(contents[0])](const HttpRequest& r, const BodySink* sink) {
-    if (asked.wait_for(10s) != std::future_status::ready) return respond(sink, 400, "file 2 was never fetched ahead");
-    return h(r, sink);
-  });
+  hold_first_until_fetched_ahead(transport, contents, 2);
   StreamFile out;
   DownloadOptions options = stream_options(out, 3);
   Downloader downloader(transport, clock, nullptr);
@@ -883,6 +890,18 @@ std::function<void(DownloadOptions&)> into_stream(StreamFile& out,
   };
 }
 
+// A stream into `out` that probes files of 1 KiB or more with 1000 bytes and
+// splits them into `split` ranges when the probe came slower than 1 MB/s.
+DownloadOptions probed_stream_options(StreamFile& out, int split) {
+  DownloadOptions options;
+  options.out_stream = out.get();
+  options.split = split;
+  options.split_min_size = 1024;
+  options.split_probe_bytes = 1000;
+  options.split_below_rate = 1e6;
+  return options;
+}
+
 TEST_F(DownloaderTest, AStreamSplitsABigFileAfterASlowProbeAndEmitsItInOrder) {
   // The probe, then the rest as 4 ranges: the first streams live, the other
   // three are spooled and copied out after it, every byte once and in order.
@@ -988,11 +1007,7 @@ TEST_F(DownloaderTest, AStreamWhoseSpooledRangeFailsEmitsOnlyBytesInOrderAndFail
     return h(r, sink);
   });
   StreamFile out;
-  DownloadOptions options = split_options(dir.path(), 4);
-  into_stream(out)(options);
-  options.split_probe_bytes = 1000;
-  options.split_below_rate = 1e6;
-  auto result = Downloader(transport, clock, nullptr).download(exp, options);
+  auto result = Downloader(transport, clock, nullptr).download(exp, probed_stream_options(out, 4));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::Http);
   const std::string emitted = out.contents();
@@ -1029,6 +1044,34 @@ TEST_F(DownloaderTest, RangesResumedFromSidecarsStayWithinTheBudget) {
     EXPECT_EQ(slurp(result->directory / part_file_name(i)), contents[i]) << i;
     EXPECT_EQ(result->manifest.files[i].sha256, detail::sha256_hex(contents[i])) << i;
   }
+}
+
+TEST_F(DownloaderTest, AFileFetchedAheadSplitsOnTheConnectionsLeftIdle) {
+  // --parallel 2 --split 3: the writer and one fetcher hold 2 of the 3
+  // connections; the big file fetched ahead takes the third for its rest.
+  const std::vector<std::string> contents = {make_lines(5, "small"), make_lines(2000, "ahead-big")};
+  const auto exp = make_export("exp-ahead-split", contents);
+  hold_first_until_fetched_ahead(transport, contents, 1, [&] { clock.advance(std::chrono::seconds{1}); });  // slow
+  StreamFile out;
+  DownloadOptions options = probed_stream_options(out, 3);
+  options.parallel = 2;
+  options.hash_stream = true;
+  auto result = Downloader(transport, clock, nullptr).download(exp, options);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(out.contents(), contents[0] + contents[1]);
+  std::vector<HttpRequest> big;
+  for (const auto& r : transport.requests()) {
+    if (r.url.find(route(1)) != std::string::npos) big.push_back(r);
+  }
+  ASSERT_EQ(big.size(), 3u);  // the probe, then the rest as 2 ranges
+  std::uint64_t covered = 0;
+  for (const auto& r : big) {
+    ASSERT_TRUE(r.range_from && r.range_to);
+    covered += *r.range_to - *r.range_from + 1;
+  }
+  EXPECT_EQ(covered, contents[1].size());
+  EXPECT_EQ(result->manifest.files[1].sha256, detail::sha256_hex(contents[1]));
+  EXPECT_EQ(result->manifest.files[1].lines, 2000u);
 }
 
 TEST_F(DownloaderTest, AStreamSplitsOnlyOnConnectionsNoFileIsUsing) {

@@ -245,6 +245,7 @@ class Session final : public detail::UrlSource {
   Result<Manifest> emit_stream(StreamOutput& out, detail::FetchWindow& window, std::vector<StreamedFile>& fetched);
   Result<StreamedFile> stream_live(std::size_t index, StreamOutput& out);
   Status stream_file(std::size_t index, FileOutput& out, FileState& state);
+  Result<bool> probe_is_slow(std::size_t index, FileOutput& out, FileState& state);
   Status stream_split(std::size_t index, FileOutput& out, FileState& state, std::size_t extra);
   Status transfer_range(std::size_t index, FileOutput& out, FileState& state, detail::ByteRange range,
                         bool& ranges_ignored);
@@ -741,28 +742,33 @@ Result<StreamedFile> Session::stream_live(std::size_t index, StreamOutput& out) 
 }
 
 // A file of a stream, into `out` (the stream itself, or the temporary file of
-// a file fetched ahead): in one piece, or, when it is big, its first
-// split_probe_bytes alone and timed; slower than split_below_rate, the rest
-// comes as ranges on the connections no other file uses (stream_split).
+// a file fetched ahead): in one piece, or, when it is big and its probe came
+// slow, the rest as ranges on the connections no other file uses.
 Status Session::stream_file(std::size_t index, FileOutput& out, FileState& state) {
   const std::uint64_t size = exp_.files[index].size_in_bytes;
-  const std::uint64_t probe = options_.split_probe_bytes;
   if (!may_split(options_) || size == 0 || size < options_.split_min_size) return transfer(index, out, state);
-  if (probe > 0 && probe < size) {
-    const auto started = clock_.now();
-    bool ignored = false;
-    auto probed = transfer_range(index, out, state, detail::ByteRange{.start = 0, .end = probe, .done = 0}, ignored);
-    // A host that sends whole files only: the file in one piece, as it was.
-    if (!probed && ignored && state.bytes == 0) return transfer(index, out, state);
-    if (!probed) return probed;
-    const std::chrono::duration<double> took = clock_.now() - started;
-    const double rate = took.count() > 0 ? static_cast<double>(probe) / took.count() : 1e300;
-    if (rate >= options_.split_below_rate) return transfer(index, out, state);  // the rest at once
-  }
+  auto slow = probe_is_slow(index, out, state);
+  if (!slow) return std::unexpected(slow.error());
   detail::ConnectionLease borrowed;
-  const std::size_t extra = borrowed.borrow(&spare_, static_cast<std::size_t>(options_.split) - 1);
-  if (extra == 0) return transfer(index, out, state);
+  const std::size_t extra = *slow ? borrowed.borrow(&spare_, static_cast<std::size_t>(options_.split) - 1) : 0;
+  if (extra == 0) return transfer(index, out, state);  // the rest at once, on this connection
   return stream_split(index, out, state, extra);
+}
+
+// A big file's first split_probe_bytes alone into `out`, timed: true when
+// they came slower than split_below_rate (or there is no probe: always
+// split); false when they came faster, or the host sends whole files only
+// (then nothing was written).
+Result<bool> Session::probe_is_slow(std::size_t index, FileOutput& out, FileState& state) {
+  const std::uint64_t probe = options_.split_probe_bytes;
+  if (probe == 0 || probe >= exp_.files[index].size_in_bytes) return true;
+  const auto started = clock_.now();
+  bool ignored = false;
+  auto probed = transfer_range(index, out, state, detail::ByteRange{.start = 0, .end = probe, .done = 0}, ignored);
+  if (!probed && ignored && state.bytes == 0) return false;
+  if (!probed) return std::unexpected(probed.error());
+  const std::chrono::duration<double> took = clock_.now() - started;
+  return took.count() > 0 && static_cast<double>(probe) / took.count() < options_.split_below_rate;
 }
 
 // The rest of the file as 1 + `extra` ranges at once: the first streams live

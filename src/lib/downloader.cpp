@@ -817,20 +817,18 @@ Status Session::transfer_range(std::size_t index, FileOutput& out, FileState& st
 
 // A spooling fetcher: range `k` of the spool; its error, if any.
 std::optional<Error> Session::fetch_to_spool(std::size_t index, detail::RangeSpool& spool, std::size_t k) {
-  try {
-    detail::TransferSettings settings = settings_;
-    settings.hash = false;  // the writer digests every byte, in order, as it copies them out
-    settings.write_on_thread = false;
-    const detail::ByteRange range = spool.range(k);
-    detail::FileTransfer transfer(transport_, clock_, *this, settings, index, part_file_name(index), range.length());
-    transfer.set_range(range.start);
-    detail::SpoolOutput out(spool, k);
-    FileState own;
-    if (auto st = transfer.run(out, own, {}); !st) return st.error();
-    return std::nullopt;
-  } catch (const std::exception& e) {  // bad_alloc: an error, not an abort
-    return Error{.kind = ErrorKind::Io, .message = "downloading " + part_file_name(index) + ": " + e.what()};
-  }
+  detail::TransferSettings settings = settings_;
+  settings.hash = false;  // the writer digests every byte, in order, as it copies them out
+  settings.write_on_thread = false;
+  detail::SpoolOutput out(spool, k);
+  bool ignored = false;
+  return detail::fetch_range({.transport = transport_,
+                              .clock = clock_,
+                              .urls = *this,
+                              .settings = settings,
+                              .index = index,
+                              .name = part_file_name(index)},
+                             spool.range(k), out, ignored);
 }
 
 // The spooled ranges into `out`, in order, each as far as it is written.

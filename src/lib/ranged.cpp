@@ -254,28 +254,25 @@ void SpareConnections::give_back(std::size_t count) {
   idle_ += count;
 }
 
-// --------------------------------------------------------------- the driver
-
-namespace {
-
-// Fetches range `i` into the .part; its error, if any.
-std::optional<Error> fetch_range(const RangedFile& job, const TransferSettings& settings, PartFile& part,
-                                 RangeProgress& progress, std::size_t i, bool& ignored) {
-  const ByteRange range = progress.ranges()[i];
-  FileTransfer transfer(job.transport, job.clock, job.urls, settings, job.index, job.name, range.length());
+std::optional<Error> fetch_range(const RangeSource& from, const ByteRange& range, FileOutput& out,
+                                 bool& ranges_ignored) {
+  FileTransfer transfer(from.transport, from.clock, from.urls, from.settings, from.index, from.name, range.length());
   transfer.set_range(range.start);
-  RangeOutput out(part, progress, i);
   FileState own;
   own.bytes = range.done;
   std::optional<Error> error;
   try {
     if (auto st = transfer.run(out, own, {}); !st) error = st.error();
   } catch (const std::exception& e) {  // bad_alloc: an error, not an abort
-    error = Error{.kind = ErrorKind::Io, .message = "downloading " + job.name + ": " + e.what()};
+    error = Error{.kind = ErrorKind::Io, .message = "downloading " + from.name + ": " + e.what()};
   }
-  ignored = transfer.ranges_ignored();
+  ranges_ignored = transfer.ranges_ignored();
   return error;
 }
+
+// --------------------------------------------------------------- the driver
+
+namespace {
 
 // Fetches the incomplete ranges among `which`, `at_once` of them at a time
 // (one connection each); every range is tried, so one that fails does not
@@ -285,6 +282,12 @@ Status run_ranges(const RangedFile& job, PartFile& part, RangeProgress& progress
                   bool& ranges_ignored, std::size_t at_once) {
   TransferSettings settings = job.settings;
   settings.hash = false;  // the PrefixHasher hashes the whole file, in order
+  const RangeSource source{.transport = job.transport,
+                           .clock = job.clock,
+                           .urls = job.urls,
+                           .settings = settings,
+                           .index = job.index,
+                           .name = job.name};
   std::vector<std::size_t> todo;
   for (const std::size_t i : which) {
     if (!progress.ranges()[i].complete()) todo.push_back(i);
@@ -295,7 +298,8 @@ Status run_ranges(const RangedFile& job, PartFile& part, RangeProgress& progress
   const auto work = [&] {
     for (std::size_t k = next++; k < todo.size(); k = next++) {
       bool was_ignored = false;
-      errors[k] = fetch_range(job, settings, part, progress, todo[k], was_ignored);
+      RangeOutput out(part, progress, todo[k]);
+      errors[k] = fetch_range(source, progress.ranges()[todo[k]], out, was_ignored);
       ignored[k] = was_ignored ? 1 : 0;
     }
   };

@@ -120,6 +120,22 @@ class ConnectionLease {
   std::size_t count_ = 0;
 };
 
+// What a transfer of one range needs besides the range.
+struct RangeSource {
+  HttpTransport& transport;
+  Clock& clock;
+  UrlSource& urls;
+  const TransferSettings& settings;
+  std::size_t index = 0;
+  std::string name;  // the final name, "part-001.jsonl"
+};
+
+// Bytes [range.start + range.done, range.end) of the file into `out` (which
+// holds the range's first range.done bytes), as bounded Range requests; the
+// error, if any (bad_alloc included), and whether the host ignored Range.
+std::optional<Error> fetch_range(const RangeSource& from, const ByteRange& range, FileOutput& out,
+                                 bool& ranges_ignored);
+
 // What fetch_ranges() needs to know.
 struct RangedFile {
   HttpTransport& transport;

@@ -41,10 +41,11 @@ install(FILES ${PROJECT_SOURCE_DIR}/completions/mews-export.fish
   DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d COMPONENT Runtime)
 
 # --- library, headers and CMake package -------------------------------------
-# Only the library is exported. mews_export_warnings and mews_export_sanitizers
-# are build-only interface targets: the library links them through
-# $<BUILD_INTERFACE:...>, so they vanish from the installed link interface
-# (no -Wall/-fsanitize forced on consumers) and must not be installed.
+# Only the library is exported. mews_export_warnings, mews_export_sanitizers and
+# mews_export_codegen are build-only interface targets: the library links them
+# through $<BUILD_INTERFACE:...>, so they vanish from the installed link
+# interface (no -Wall/-fsanitize/-Os forced on consumers) and must not be
+# installed.
 install(TARGETS mews_export
   EXPORT mews_export_targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT Development

@@ -189,8 +189,8 @@ std::string ranges_file_name(const std::string& final_name) { return final_name 
 
 // ------------------------------------------------------------- PrefixHasher
 
-PrefixHasher::PrefixHasher(int fd, std::filesystem::path path, FileState& state)
-    : fd_(fd), path_(std::move(path)), state_(state), thread_([this] { loop(); }) {}
+PrefixHasher::PrefixHasher(int fd, std::filesystem::path path, FileState& state, Start start)
+    : fd_(fd), path_(std::move(path)), state_(state), held_(start == Start::Held) {}
 
 PrefixHasher::~PrefixHasher() {
   {
@@ -198,16 +198,35 @@ PrefixHasher::~PrefixHasher() {
     stop_ = true;
   }
   changed_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+}
+
+// Called with the lock held; the new thread waits for it before looking.
+void PrefixHasher::start_if_needed(std::unique_lock<std::mutex>&) {
+  if (held_ || thread_.joinable() || target_ <= hashed_) return;
+  buffer_.resize(kReadChunk);
+  thread_ = std::thread([this] { loop(); });
 }
 
 void PrefixHasher::advance(std::uint64_t prefix) {
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (prefix <= target_) return;
     target_ = prefix;
+    start_if_needed(lock);
   }
   changed_.notify_all();
+}
+
+void PrefixHasher::release() {
+  std::unique_lock lock(mutex_);
+  held_ = false;
+  start_if_needed(lock);
+}
+
+bool PrefixHasher::started() const {
+  std::lock_guard lock(mutex_);
+  return thread_.joinable();
 }
 
 Status PrefixHasher::finish(std::uint64_t size) {
@@ -362,11 +381,13 @@ Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, One
   auto planned = load_or_plan(job, part, fresh);
   if (!planned) return std::unexpected(planned.error());
   state.reset();
-  PrefixHasher hasher(part.fd(), part.part_path(), state);
+  const bool probe = fresh && job.probe_bytes > 0 && job.probe_bytes < job.size;
+  // A probe's bytes are digested only if the file is split after it: going on
+  // in one piece, the caller digests them as a .part it resumes.
+  PrefixHasher hasher(part.fd(), part.part_path(), state, probe ? PrefixHasher::Start::Held : PrefixHasher::Start::Now);
   RangeProgress progress(job, part, std::move(*planned), hasher);
   hasher.advance(written_prefix(progress.ranges()));
 
-  const bool probe = fresh && job.probe_bytes > 0 && job.probe_bytes < job.size;
   ConnectionLease borrowed;  // given back when the file is done or failed
   Status fetched;
   if (probe) {
@@ -375,7 +396,11 @@ Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, One
       one_piece = OnePiece::OneConnectionIsEnough;
       return leave_to_one_piece(job, part);
     }
-    if (!split) fetched = std::unexpected(split.error());
+    if (split) {
+      hasher.release();
+    } else {
+      fetched = std::unexpected(split.error());
+    }
   }
   if (fetched) {
     // Without a probe (a resumed sidecar, or probe_bytes 0) the connections

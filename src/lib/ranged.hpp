@@ -50,32 +50,41 @@ std::optional<std::vector<ByteRange>> parse_ranges(std::string_view text, std::u
 std::string ranges_file_name(const std::string& final_name);
 
 // Digests a file's bytes (FileState::digest: hash, newlines, last byte) in
-// order, reading them back from `fd` as advance() says they are written.
+// order, reading them back from `fd` as advance() says they are written. Its
+// thread and read buffer exist only once there is something to digest, and
+// not while it is held: a probe that ends in one piece never starts them.
 class PrefixHasher {
  public:
-  PrefixHasher(int fd, std::filesystem::path path, FileState& state);
+  enum class Start { Now, Held };
+  PrefixHasher(int fd, std::filesystem::path path, FileState& state, Start start = Start::Now);
   PrefixHasher(const PrefixHasher&) = delete;
   PrefixHasher& operator=(const PrefixHasher&) = delete;
   ~PrefixHasher();
 
   // Bytes [0, prefix) are written.
   void advance(std::uint64_t prefix);
+  // A held hasher digests nothing until released.
+  void release();
   // Waits until [0, size) is digested; Io when reading back failed.
   Status finish(std::uint64_t size);
+  // Whether the thread was ever started (for tests).
+  bool started() const;
 
  private:
+  void start_if_needed(std::unique_lock<std::mutex>& lock);
   void loop();
 
   int fd_;
   std::filesystem::path path_;
   FileState& state_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::uint64_t target_ = 0;
   std::uint64_t hashed_ = 0;
+  bool held_ = false;
   bool stop_ = false;
   std::optional<Error> error_;
-  std::vector<char> buffer_ = std::vector<char>(kReadChunk);  // the loop's, for every read back
+  std::vector<char> buffer_;  // the loop's, for every read back
   std::thread thread_;
 };
 

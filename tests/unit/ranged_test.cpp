@@ -1,7 +1,17 @@
 // Range plans, the sidecar that records their progress, and the prefix.
 #include "ranged.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "sha256.hpp"
+#include "support/temp_dir.hpp"
+#include "transfer.hpp"
 
 namespace mews_export::detail {
 namespace {
@@ -50,6 +60,65 @@ TEST(Ranges, SpareConnectionsGrantWhatIsIdleAndNeverMore) {
   spare.give_back(1);
   EXPECT_EQ(spare.take(1), 1u);
   EXPECT_EQ(spare.take(5), 2u);
+}
+
+// A file on disk and an open descriptor to read it back, as a .part's.
+struct WrittenFile {
+  explicit WrittenFile(const std::string& content) : path(dir / "f.part") {
+    std::ofstream(path, std::ios::binary) << content;
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  ~WrittenFile() { ::close(fd); }
+  mews_export::testing::TempDir dir;
+  std::filesystem::path path;
+  int fd = -1;
+};
+
+TEST(PrefixHasher, DigestsThePrefixInOrderAsItIsWritten) {
+  const std::string content = "{\"a\":1}\n{\"b\":2}\n{\"c\":3}";
+  WrittenFile file(content);
+  FileState state;
+  {
+    PrefixHasher hasher(file.fd, file.path, state);
+    hasher.advance(8);
+    hasher.advance(4);  // never backwards
+    ASSERT_TRUE(hasher.finish(content.size()));
+  }
+  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(content));
+  EXPECT_EQ(state.newlines, 2u);
+  EXPECT_EQ(state.last, '}');
+}
+
+TEST(PrefixHasher, StartsNoThreadBeforeThereIsSomethingToDigest) {
+  WrittenFile file("{}\n");
+  FileState state;
+  PrefixHasher hasher(file.fd, file.path, state);
+  hasher.advance(0);
+  EXPECT_FALSE(hasher.started());
+  hasher.advance(3);
+  EXPECT_TRUE(hasher.started());
+}
+
+// A probe's bytes are digested only if the file is then split: a held hasher
+// that is never released reads nothing back and starts no thread.
+TEST(PrefixHasher, AHeldHasherDigestsNothingUntilReleased) {
+  const std::string content = "{\"x\":1}\n{\"y\":2}\n";
+  WrittenFile file(content);
+  FileState state;
+  {
+    PrefixHasher held(file.fd, file.path, state, PrefixHasher::Start::Held);
+    held.advance(content.size());
+    EXPECT_FALSE(held.started());
+  }
+  EXPECT_EQ(state.newlines, 0u);  // destroyed while held: nothing was read
+  PrefixHasher hasher(file.fd, file.path, state, PrefixHasher::Start::Held);
+  hasher.advance(9);
+  EXPECT_FALSE(hasher.started());
+  hasher.release();
+  EXPECT_TRUE(hasher.started());
+  ASSERT_TRUE(hasher.finish(content.size()));
+  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(content));
+  EXPECT_EQ(state.newlines, 2u);
 }
 
 }  // namespace

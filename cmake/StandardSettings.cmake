@@ -11,7 +11,7 @@ endif()
 # Code size: in optimised builds our own code is built with -Os. The bytes of a
 # download are moved by libc (memcpy, memchr), OpenSSL (SHA-256), libcurl and
 # the kernel, so -Os costs no speed there (rows 1-3 of scripts/bench measured
-# the same within noise), while it halves our binary's text (2.0 -> 1.1 MB) and
+# the same within noise), while it shrinks our binary's text (2.0 -> 1.2 MB) and
 # with it the pages every run maps: 0.7-0.9 MiB less peak RSS for every
 # command (docs/performance.md, row 4).
 option(MEWS_EXPORT_OPTIMIZE_SIZE "Build mews-export's own code with -Os in optimised builds" ON)
@@ -24,8 +24,12 @@ endif()
 # path. They skip the precompiled header in those builds (it was made with
 # -Os, which GCC would refuse for them anyway).
 function(mews_export_hot_sources)
-  if(MEWS_EXPORT_OPTIMIZE_SIZE AND CMAKE_BUILD_TYPE MATCHES "^(Release|RelWithDebInfo)$")
-    set_source_files_properties(${ARGN} PROPERTIES COMPILE_OPTIONS -O2 SKIP_PRECOMPILE_HEADERS ON)
+  if(NOT MEWS_EXPORT_OPTIMIZE_SIZE)
+    return()
+  endif()
+  set_source_files_properties(${ARGN} PROPERTIES COMPILE_OPTIONS $<$<CONFIG:Release,RelWithDebInfo>:-O2>)
+  if(CMAKE_BUILD_TYPE MATCHES "^(Release|RelWithDebInfo)$")
+    set_source_files_properties(${ARGN} PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
   endif()
 endfunction()
 

@@ -201,8 +201,8 @@ PrefixHasher::~PrefixHasher() {
   if (thread_.joinable()) thread_.join();
 }
 
-// Called with the lock held; the new thread waits for it before looking.
-void PrefixHasher::start_if_needed(std::unique_lock<std::mutex>&) {
+// Called with mutex_ held; the new thread waits for it before looking.
+void PrefixHasher::start_if_needed() {
   if (held_ || thread_.joinable() || target_ <= hashed_) return;
   buffer_.resize(kReadChunk);
   thread_ = std::thread([this] { loop(); });
@@ -210,18 +210,18 @@ void PrefixHasher::start_if_needed(std::unique_lock<std::mutex>&) {
 
 void PrefixHasher::advance(std::uint64_t prefix) {
   {
-    std::unique_lock lock(mutex_);
+    std::lock_guard lock(mutex_);
     if (prefix <= target_) return;
     target_ = prefix;
-    start_if_needed(lock);
+    start_if_needed();
   }
   changed_.notify_all();
 }
 
 void PrefixHasher::release() {
-  std::unique_lock lock(mutex_);
+  std::lock_guard lock(mutex_);
   held_ = false;
-  start_if_needed(lock);
+  start_if_needed();
 }
 
 bool PrefixHasher::started() const {

@@ -71,7 +71,7 @@ class PrefixHasher {
   bool started() const;
 
  private:
-  void start_if_needed(std::unique_lock<std::mutex>& lock);
+  void start_if_needed();  // with mutex_ held
   void loop();
 
   int fd_;

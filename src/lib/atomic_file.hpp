@@ -9,9 +9,11 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "background_sync.hpp"
 #include "files.hpp"
 #include "mews_export/error.hpp"
 
@@ -89,8 +91,10 @@ class PartFile {
   std::filesystem::path part_path() const { return dir_path_ / (final_name_ + ".part"); }
 
   // Writes `data` at size(). Io on failure; what was written before is kept.
-  // Every kWriteBehind bytes it starts writing the window back to disk and
-  // waits for the one before, so that finish()'s fsync finds little to do.
+  // Every kWriteBehind bytes it starts writing the window back to disk, waits
+  // for the one before, and asks for an fdatasync in the background, so that
+  // finish()'s fsync finds little to do. A failed writeback is reported by
+  // the next append() or write_at() that completes a window, and by finish().
   Status append(std::string_view data);
   // Writes `data` at `offset` (ranges fetched at once). size() is unchanged:
   // set_size() says when the whole file is there. Io on failure.
@@ -113,13 +117,14 @@ class PartFile {
 
  private:
   PartFile(std::filesystem::path dir_path, std::string final_name, UniqueFd dir, UniqueFd file, std::uint64_t size);
-  void write_behind(std::uint64_t from, std::uint64_t to);
+  int write_behind(std::uint64_t from, std::uint64_t to);
 
   std::filesystem::path dir_path_;
   std::string final_name_;
   UniqueFd dir_;
   UniqueFd file_;
   std::uint64_t size_ = 0;
+  std::unique_ptr<BackgroundSync> sync_;  // of file_ (its own duplicate)
 };
 
 }  // namespace mews_export::detail

@@ -101,6 +101,30 @@ TEST_F(AtomicFileTest, PartFileAppendsResumesAndFinishes) {
   EXPECT_FALSE(fs::exists(dir.path() / "part-001.jsonl.part"));
 }
 
+// Several write-behind windows: each completed window is written back and
+// synced in the background while appends go on; finish() waits for that
+// sync and keeps every byte, in order.
+TEST_F(AtomicFileTest, PartFileOfSeveralWriteBehindWindowsFinishesWhole) {
+  const auto final_path = dir.path() / "big.jsonl";
+  std::string chunk(std::size_t{1} << 20, 'x');
+  const std::uint64_t chunks = 3 * detail::kWriteBehind / chunk.size() + 1;
+  {
+    auto part = detail::PartFile::open(final_path);
+    ASSERT_TRUE(part);
+    for (std::uint64_t i = 0; i < chunks; ++i) {
+      chunk.front() = static_cast<char>('a' + i % 26);
+      ASSERT_TRUE(part->append(chunk));
+    }
+    ASSERT_TRUE(part->finish());
+  }
+  ASSERT_EQ(fs::file_size(final_path), chunks * chunk.size());
+  EXPECT_FALSE(fs::exists(dir.path() / "big.jsonl.part"));
+  const std::string content = slurp(final_path);
+  for (std::uint64_t i = 0; i < chunks; ++i) {
+    ASSERT_EQ(content[i * chunk.size()], static_cast<char>('a' + i % 26)) << "chunk " << i;
+  }
+}
+
 TEST_F(AtomicFileTest, PartFileDiscardDeletesIt) {
   const auto final_path = dir.path() / "part-002.jsonl";
   auto part = detail::PartFile::open(final_path);

@@ -743,10 +743,13 @@ Result<StreamedFile> Session::stream_live(std::size_t index, StreamOutput& out) 
 
 // A file of a stream, into `out` (the stream itself, or the temporary file of
 // a file fetched ahead): in one piece, or, when it is big and its probe came
-// slow, the rest as ranges on the connections no other file uses.
+// slow, the rest as ranges on the connections no other file uses (none idle
+// when it starts: no probe, one piece).
 Status Session::stream_file(std::size_t index, FileOutput& out, FileState& state) {
   const std::uint64_t size = exp_.files[index].size_in_bytes;
-  if (!may_split(options_) || size == 0 || size < options_.split_min_size) return transfer(index, out, state);
+  if (!may_split(options_) || size == 0 || size < options_.split_min_size || !spare_.any_idle()) {
+    return transfer(index, out, state);
+  }
   auto slow = probe_is_slow(index, out, state);
   if (!slow) return std::unexpected(slow.error());
   detail::ConnectionLease borrowed;

@@ -268,6 +268,11 @@ std::size_t SpareConnections::take(std::size_t most) {
   return granted;
 }
 
+bool SpareConnections::any_idle() {
+  std::lock_guard lock(mutex_);
+  return idle_ > 0;
+}
+
 void SpareConnections::give_back(std::size_t count) {
   std::lock_guard lock(mutex_);
   idle_ += count;
@@ -372,10 +377,24 @@ Status leave_to_one_piece(const RangedFile& job, PartFile& part) {
   return job.dir.remove(ranges_file_name(job.name));
 }
 
+// A fresh file (empty .part, no sidecar) while every connection of the
+// budget is busy with other files: its probe could only end in one piece, so
+// it is not made (no sidecar written and removed, no probe request, no
+// second read of the probe's bytes). Ranges take idle connections only.
+bool nothing_spare_for_a_fresh_file(const RangedFile& job, const PartFile& part) {
+  if (job.spare == nullptr || job.spare->any_idle() || part.size() != 0) return false;
+  const auto sidecar = job.dir.file_size(ranges_file_name(job.name));
+  return sidecar && !sidecar->has_value();
+}
+
 }  // namespace
 
 Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, OnePiece& one_piece) {
   one_piece = OnePiece::No;
+  if (nothing_spare_for_a_fresh_file(job, part)) {
+    one_piece = OnePiece::OneConnectionIsEnough;
+    return {};
+  }
   bool ranges_ignored = false;
   bool fresh = false;
   auto planned = load_or_plan(job, part, fresh);

@@ -96,6 +96,8 @@ class SpareConnections {
   explicit SpareConnections(std::size_t idle = 0) : idle_(idle) {}
   // Up to `most` of the idle connections, possibly none.
   std::size_t take(std::size_t most);
+  // Whether any connection is idle now (take() may still find none).
+  bool any_idle();
   void give_back(std::size_t count);
 
  private:
@@ -172,8 +174,9 @@ enum class OnePiece {
   // The host answered a range with the whole file (an error is returned):
   // start the file again in one piece.
   HostIgnoresRanges,
-  // The probe came fast, or no connection was spare: success, with the
-  // .part holding the probe's bytes and no sidecar; append the rest.
+  // The probe came fast, or no connection was spare (then a fresh file is
+  // not probed at all): success, with the .part holding the probe's bytes,
+  // or none, and no sidecar; append the rest.
   OneConnectionIsEnough,
 };
 

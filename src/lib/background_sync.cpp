@@ -1,20 +1,12 @@
 #include "background_sync.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <utility>
 
 namespace mews_export::detail {
 namespace {
-
-int fdatasync_fd(int fd) {
-  while (::fdatasync(fd) != 0) {
-    if (errno != EINTR) return errno;
-  }
-  return 0;
-}
 
 // Answers that mean "this file cannot be synced" rather than "data was lost":
 // finish()'s fsync decides about those.

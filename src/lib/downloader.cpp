@@ -438,6 +438,10 @@ Result<Ranged> Session::try_ranges(std::size_t index, const detail::Directory& d
   // A .part from a one-piece attempt (no sidecar) is resumed in one piece.
   const bool can_split = options_.force || part.size() == 0 || sidecar->has_value();
   if (options_.split <= 1 || expected < options_.split_min_size || !can_split) return Ranged::NotRanged;
+  // A fresh file while every connection is busy with other files: a probe
+  // could only end in one piece (ranges take idle connections only), so none
+  // is made (no sidecar, no probe request, no second read of its bytes).
+  if (part.size() == 0 && !sidecar->has_value() && !spare_.any_idle()) return Ranged::NotRanged;
   const detail::RangedFile job{.transport = transport_,
                                .clock = clock_,
                                .urls = *this,

@@ -74,6 +74,13 @@ int fsync_fd(int fd) {
   return 0;
 }
 
+int fdatasync_fd(int fd) {
+  while (::fdatasync(fd) != 0) {
+    if (errno != EINTR) return errno;
+  }
+  return 0;
+}
+
 Status fsync_directory(const std::filesystem::path& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return std::unexpected(io_error("cannot open directory", dir, errno));

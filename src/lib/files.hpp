@@ -25,6 +25,8 @@ using mews_export::UniqueFd;
 
 // fsync() of `fd`, retried on EINTR; 0 or errno.
 int fsync_fd(int fd);
+// fdatasync() of `fd`, retried on EINTR; 0 or errno.
+int fdatasync_fd(int fd);
 
 // fsync() of directory `dir`, so that a rename or unlink in it is durable.
 // Returns Io on failure (file systems that cannot sync directories are fine).

@@ -63,7 +63,9 @@ class RangeProgress {
   // Writes the sidecar once what it records is on disk.
   Status save() {
     std::lock_guard lock(mutex_);
-    if (::fdatasync(part_.fd()) != 0) return std::unexpected(io_error("cannot sync", part_.part_path(), errno));
+    if (const int err = fdatasync_fd(part_.fd()); err != 0) {
+      return std::unexpected(io_error("cannot sync", part_.part_path(), err));
+    }
     return write_file_atomically(job_.dir, ranges_file_name(job_.name), ranges_text(job_.size, ranges_));
   }
 
@@ -377,24 +379,10 @@ Status leave_to_one_piece(const RangedFile& job, PartFile& part) {
   return job.dir.remove(ranges_file_name(job.name));
 }
 
-// A fresh file (empty .part, no sidecar) while every connection of the
-// budget is busy with other files: its probe could only end in one piece, so
-// it is not made (no sidecar written and removed, no probe request, no
-// second read of the probe's bytes). Ranges take idle connections only.
-bool nothing_spare_for_a_fresh_file(const RangedFile& job, const PartFile& part) {
-  if (job.spare == nullptr || job.spare->any_idle() || part.size() != 0) return false;
-  const auto sidecar = job.dir.file_size(ranges_file_name(job.name));
-  return sidecar && !sidecar->has_value();
-}
-
 }  // namespace
 
 Status fetch_ranges(const RangedFile& job, PartFile& part, FileState& state, OnePiece& one_piece) {
   one_piece = OnePiece::No;
-  if (nothing_spare_for_a_fresh_file(job, part)) {
-    one_piece = OnePiece::OneConnectionIsEnough;
-    return {};
-  }
   bool ranges_ignored = false;
   bool fresh = false;
   auto planned = load_or_plan(job, part, fresh);

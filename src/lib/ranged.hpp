@@ -174,9 +174,8 @@ enum class OnePiece {
   // The host answered a range with the whole file (an error is returned):
   // start the file again in one piece.
   HostIgnoresRanges,
-  // The probe came fast, or no connection was spare (then a fresh file is
-  // not probed at all): success, with the .part holding the probe's bytes,
-  // or none, and no sidecar; append the rest.
+  // The probe came fast, or no connection was spare: success, with the
+  // .part holding the probe's bytes and no sidecar; append the rest.
   OneConnectionIsEnough,
 };
 

@@ -7,7 +7,10 @@
 # usage: gnutls_skip_test.sh MEWS_EXPORT
 set -euo pipefail
 exe=$1
-if ! LD_TRACE_LOADED_OBJECTS=1 "$exe" | grep -q 'libgnutls\.so'; then
+# Captured first: `| grep -q` would close the pipe early and, with pipefail,
+# the listing's SIGPIPE would read as "not loaded" (a false skip).
+libraries=$(LD_TRACE_LOADED_OBJECTS=1 "$exe")
+if ! grep -q 'libgnutls\.so' <<<"$libraries"; then
   echo "$exe does not load GnuTLS: nothing to skip"
   exit 77
 fi

@@ -1,5 +1,6 @@
 #include "block_writer.hpp"
 
+#include <sched.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -7,6 +8,26 @@
 #include <new>
 
 namespace mews_export::detail {
+
+// --------------------------------------------------------------- ReceiveLoad
+
+ReceiveLoad::ReceiveLoad(unsigned cores) : cores_(std::max(cores, 1u)) {}
+
+namespace {
+
+unsigned usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  return std::thread::hardware_concurrency();
+}
+
+}  // namespace
+
+ReceiveLoad& ReceiveLoad::process() {
+  static ReceiveLoad load(usable_cores());
+  return load;
+}
 
 // ----------------------------------------------------------------- BlockPool
 
@@ -90,8 +111,16 @@ void Digester::loop() {
 
 // --------------------------------------------------------------- BlockWriter
 
-BlockWriter::BlockWriter(FileOutput& out, FileState& state, bool hash, std::size_t block_size, bool write_on_thread)
-    : out_(out), state_(state), hash_(hash), write_on_thread_(write_on_thread && !hash), pool_(block_size) {}
+BlockWriter::BlockWriter(FileOutput& out, FileState& state, bool hash, std::size_t block_size, bool write_on_thread,
+                         ReceiveLoad& load)
+    : out_(out),
+      state_(state),
+      hash_(hash),
+      write_on_thread_(write_on_thread && !hash),
+      load_(load),
+      pool_(block_size) {
+  if (hash_) counted_.emplace(load_);
+}
 
 BlockWriter::~BlockWriter() {
   if (digester_) digester_->drain();  // the thread must not outlive the pool's blocks
@@ -123,15 +152,16 @@ Status BlockWriter::write_direct(std::string_view chunk) {
 }
 
 // Writes the current block, hands it to the digester (hashing on another
-// thread) or digests it here (newlines only), and moves to the next block.
+// thread, while a core is spare) or digests it here, and moves to the next
+// block.
 Status BlockWriter::write_block() {
   if (write_on_thread_) return hand_over_block();
   const std::string_view data(pool_.block(current_), filled_);
   filled_ = 0;
   if (data.empty()) return {};
   if (auto st = out_.write(data); !st) return st;
-  if (!hash_) {
-    state_.digest(data, false);  // memchr alone keeps up with any stream
+  if (!hash_ || !load_.core_spare()) {
+    digest_here(data);  // memchr alone keeps up with any stream
     return {};
   }
   if (!digester_) digester_ = std::make_unique<Digester>(state_, hash_);
@@ -139,6 +169,13 @@ Status BlockWriter::write_block() {
   current_ = (current_ + 1) % kBlockCount;
   digester_->wait_for_free_block();
   return {};
+}
+
+// Digests `data` on this thread, after the blocks still with the digester: the
+// hash takes every block in order.
+void BlockWriter::digest_here(std::string_view data) {
+  if (digester_) digester_->drain();
+  state_.digest(data, hash_);
 }
 
 // Write on thread: the current block goes to the digester, which writes and
@@ -172,7 +209,7 @@ Status BlockWriter::flush() {
   const std::string_view data(pool_.block(current_), filled_);
   filled_ = 0;
   if (auto st = out_.write(data); !st) return st;
-  state_.digest(data, hash_);
+  digest_here(data);
   return {};
 }
 

@@ -1,6 +1,6 @@
 // The receive path in blocks: whole-block writes, a digest in order on its
-// own thread, partial blocks at flush, write errors, and the write-behind of
-// .part files.
+// own thread or on the receiving one (by the cores spare), partial blocks at
+// flush, write errors, and the write-behind of .part files.
 #include "block_writer.hpp"
 
 #include <gtest/gtest.h>
@@ -70,11 +70,13 @@ TEST(BlockWriter, WritesWholeBlocksAndDigestsInOrderOnItsThread) {
   const std::string body = lines_of(5 * kBlockSize + 12345);  // many blocks, then a partial one
   RecordingOutput out;
   FileState state;
+  ReceiveLoad two_cores(2);  // one file: a core is spare
   {
-    BlockWriter writer(out, state, /*hash=*/true);
+    BlockWriter writer(out, state, /*hash=*/true, kBlockSize, false, two_cores);
     ASSERT_TRUE(feed(writer, body, 1));
     EXPECT_EQ(state.bytes, body.size());  // counted as soon as taken
     ASSERT_TRUE(writer.flush());
+    EXPECT_TRUE(writer.started_thread());
   }
   EXPECT_EQ(out.data, body);
   ASSERT_EQ(out.sizes.size(), 6u);
@@ -83,6 +85,66 @@ TEST(BlockWriter, WritesWholeBlocksAndDigestsInOrderOnItsThread) {
   EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));  // a block out of order would change it
   EXPECT_EQ(state.newlines, newlines_in(body));
   EXPECT_EQ(state.last, body.back());
+}
+
+TEST(ReceiveLoad, ACoreIsSpareWhileFewerHashedFilesThanCoresAreReceived) {
+  ReceiveLoad load(2);
+  EXPECT_TRUE(load.core_spare());
+  {
+    const ReceiveLoad::File first(load);
+    EXPECT_TRUE(load.core_spare());
+    {
+      const ReceiveLoad::File second(load);
+      EXPECT_FALSE(load.core_spare());
+    }
+    EXPECT_TRUE(load.core_spare());  // the second file ended
+  }
+  RecordingOutput out;
+  FileState state;
+  const BlockWriter hashed(out, state, /*hash=*/true, kBlockSize, false, load);
+  const BlockWriter unhashed(out, state, /*hash=*/false, kBlockSize, false, load);  // a stream: not counted
+  EXPECT_TRUE(load.core_spare());
+  const BlockWriter another(out, state, /*hash=*/true, kBlockSize, false, load);
+  EXPECT_FALSE(load.core_spare());
+}
+
+TEST(BlockWriter, WithNoCoreSpareTheReceivingThreadDigestsItsOwnBlocks) {
+  const std::string body = lines_of(5 * kBlockSize + 777);
+  RecordingOutput out;
+  FileState state;
+  ReceiveLoad one_core(1);
+  BlockWriter writer(out, state, /*hash=*/true, kBlockSize, false, one_core);
+  ASSERT_TRUE(feed(writer, body, 8));
+  EXPECT_EQ(state.newlines, newlines_in(std::string_view(body).substr(0, 5 * kBlockSize)));  // up to date already
+  ASSERT_TRUE(writer.flush());
+  EXPECT_FALSE(writer.started_thread());
+  EXPECT_EQ(out.data, body);
+  EXPECT_EQ(out.sizes.front(), kBlockSize);  // still whole blocks
+  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));
+  EXPECT_EQ(state.last, body.back());
+}
+
+TEST(BlockWriter, TheDigestStaysInOrderAsCoresStopAndStartBeingSpare) {
+  // Other files start and end while this one is received: blocks go to the
+  // digester thread, then are digested here (after the thread's), then go to
+  // the thread again.
+  const std::string body = lines_of(30 * kBlockSize + 99);
+  const std::string_view all(body);
+  RecordingOutput out;
+  FileState state;
+  ReceiveLoad two_cores(2);
+  BlockWriter writer(out, state, /*hash=*/true, kBlockSize, false, two_cores);
+  ASSERT_TRUE(feed(writer, all.substr(0, 10 * kBlockSize + 5), 9));
+  EXPECT_TRUE(writer.started_thread());
+  {
+    const ReceiveLoad::File other(two_cores);
+    ASSERT_TRUE(feed(writer, all.substr(10 * kBlockSize + 5, 10 * kBlockSize), 10));
+  }
+  ASSERT_TRUE(feed(writer, all.substr(20 * kBlockSize + 5), 11));
+  ASSERT_TRUE(writer.flush());
+  EXPECT_EQ(out.data, body);
+  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));
+  EXPECT_EQ(state.newlines, newlines_in(body));
 }
 
 TEST(BlockWriter, ASmallFileIsOneWriteAtFlush) {

@@ -55,7 +55,7 @@ char* BlockPool::block(std::size_t i) {
 
 // ------------------------------------------------------------------ Digester
 
-Digester::Digester(FileState& state, bool hash, FileOutput* out)
+Digester::Digester(FileState& state, bool hash, FileOutput& out)
     : state_(state), hash_(hash), out_(out), thread_([this] { loop(); }) {}
 
 Digester::~Digester() {
@@ -100,7 +100,7 @@ void Digester::loop() {
     const bool failed = write_error_.has_value();
     lock.unlock();
     Status written;
-    if (out_ != nullptr && !failed) written = out_->write(data);
+    if (!failed) written = out_.write(data);
     if (!failed && written) state_.digest(data, hash_);
     lock.lock();
     if (!written) write_error_ = written.error();
@@ -151,39 +151,35 @@ Status BlockWriter::write_direct(std::string_view chunk) {
   return {};
 }
 
-// Writes the current block, hands it to the digester (hashing on another
-// thread, while a core is spare) or digests it here, and moves to the next
-// block.
-Status BlockWriter::write_block() {
-  if (write_on_thread_) return hand_over_block();
+// Whether the next block goes to the digester's thread.
+bool BlockWriter::on_thread() const { return write_on_thread_ || (hash_ && load_.core_spare()); }
+
+// Hands the current block to the digester (which writes and digests it) or
+// writes and digests it here; then moves to the next block. Returns the first
+// failed write.
+Status BlockWriter::write_block() { return on_thread() ? hand_over_block() : write_here(); }
+
+// Writes and digests the current block on this thread, after the blocks the
+// digester still holds (so both stay in order).
+Status BlockWriter::write_here() {
   const std::string_view data(pool_.block(current_), filled_);
   filled_ = 0;
+  if (digester_) {
+    digester_->drain();
+    if (auto st = digester_->write_status(); !st) return st;
+  }
   if (data.empty()) return {};
   if (auto st = out_.write(data); !st) return st;
-  if (!hash_ || !load_.core_spare()) {
-    digest_here(data);  // memchr alone keeps up with any stream
-    return {};
-  }
-  if (!digester_) digester_ = std::make_unique<Digester>(state_, hash_);
-  digester_->submit(data);
-  current_ = (current_ + 1) % kBlockCount;
-  digester_->wait_for_free_block();
+  state_.digest(data, hash_);  // without hash, memchr alone keeps up with any stream
   return {};
 }
 
-// Digests `data` on this thread, after the blocks still with the digester: the
-// hash takes every block in order.
-void BlockWriter::digest_here(std::string_view data) {
-  if (digester_) digester_->drain();
-  state_.digest(data, hash_);
-}
-
-// Write on thread: the current block goes to the digester, which writes and
-// digests it; an earlier block's failed write is returned.
+// The current block goes to the digester, which writes and digests it; an
+// earlier block's failed write is returned.
 Status BlockWriter::hand_over_block() {
   const std::string_view data(pool_.block(current_), filled_);
   filled_ = 0;
-  if (!digester_) digester_ = std::make_unique<Digester>(state_, false, &out_);
+  if (!digester_) digester_ = std::make_unique<Digester>(state_, hash_, out_);
   if (auto st = digester_->write_status(); !st) return st;
   if (data.empty()) return {};
   digester_->submit(data);
@@ -193,24 +189,14 @@ Status BlockWriter::hand_over_block() {
 }
 
 Status BlockWriter::flush() {
-  if (digester_ && write_on_thread_) {
-    auto st = hand_over_block();
-    digester_->drain();
-    return st ? digester_->write_status() : st;
-  }
   if (digester_) {
     auto st = write_block();
     digester_->drain();
-    return st;
+    return st ? digester_->write_status() : st;
   }
-  // No thread was started (a small file, or one not yet a block long): the
-  // partial block is written and digested here.
-  if (filled_ == 0) return {};
-  const std::string_view data(pool_.block(current_), filled_);
-  filled_ = 0;
-  if (auto st = out_.write(data); !st) return st;
-  digest_here(data);
-  return {};
+  // No thread was started (a small file, or one not yet a block long, or no
+  // core spare): the partial block is written and digested here.
+  return write_here();
 }
 
 }  // namespace mews_export::detail

@@ -1,11 +1,11 @@
 // The receive path of one file (internal): libcurl's pieces (at most its
 // receive buffer each) are gathered into blocks of kBlockSize from a small
-// fixed pool; each full block is written with one write() and then digested
-// (SHA-256, newlines, last byte) on a thread of its own, in order, while the
+// fixed pool; each full block is written with one write() and digested
+// (SHA-256, newlines, last byte), in order, on a thread of its own while the
 // next block fills, as long as a core is spare (ReceiveLoad); with as many
-// files in flight as cores, each receiving thread digests its own blocks.
-// Memory is the pool, whatever the file's size. A stream that is not hashed
-// writes pieces of kDirectWriteMin or more as they come.
+// files in flight as cores, each receiving thread writes and digests its own
+// blocks. Memory is the pool, whatever the file's size. A stream that is not
+// hashed writes pieces of kDirectWriteMin or more as they come.
 #pragma once
 
 #include <atomic>
@@ -90,12 +90,12 @@ class BlockPool {
   char* blocks_[kBlockCount] = {};
 };
 
-// Digests blocks in the order they are submitted, on its own thread, after
-// writing each to `out` when one is given. submit() waits while every block
-// is in flight, so at most kBlockCount are.
+// Writes blocks to `out` and digests them, in the order they are submitted,
+// on its own thread. submit() waits while every block is in flight, so at
+// most kBlockCount are.
 class Digester {
  public:
-  Digester(FileState& state, bool hash, FileOutput* out = nullptr);
+  Digester(FileState& state, bool hash, FileOutput& out);
   Digester(const Digester&) = delete;
   Digester& operator=(const Digester&) = delete;
   ~Digester();
@@ -117,7 +117,7 @@ class Digester {
 
   FileState& state_;
   bool hash_;
-  FileOutput* out_;
+  FileOutput& out_;
   std::optional<Error> write_error_;
   std::mutex mutex_;
   std::condition_variable changed_;
@@ -132,12 +132,13 @@ class Digester {
 // follow as blocks are digested, and are complete after flush().
 class BlockWriter {
  public:
-  // `hash`: compute the SHA-256 (a stream nobody verifies can skip it).
-  // `write_on_thread` (unhashed only): blocks are written on the digester's
-  // thread, so that receiving and writing overlap (a pipe's writes cost as
-  // much CPU as the socket's reads).
-  // `load` (hashed files only): whether digesting goes to a thread of its
-  // own, decided again at every block.
+  // `hash`: compute the SHA-256 (a stream nobody verifies can skip it); its
+  // blocks are written and digested on a thread of its own while `load` has
+  // a core spare, decided again at every block (receiving, writing and
+  // hashing each cost about as much CPU per byte).
+  // `write_on_thread` (unhashed): blocks are written on that thread too, so
+  // that receiving and writing overlap (a pipe's writes cost as much CPU as
+  // the socket's reads); otherwise memchr alone follows the write.
   BlockWriter(FileOutput& out, FileState& state, bool hash, std::size_t block_size = kBlockSize,
               bool write_on_thread = false, ReceiveLoad& load = ReceiveLoad::process());
   BlockWriter(const BlockWriter&) = delete;
@@ -145,7 +146,7 @@ class BlockWriter {
   ~BlockWriter();
 
   // Takes the next bytes of the file. Io (or OutputClosed) when writing a
-  // full block failed.
+  // block failed (on the digester's thread: with a later block, or at flush).
   Status append(std::string_view chunk);
   // Writes the partial block and waits until every block is digested: after
   // it, state is exact and the output holds state.bytes bytes (unless an
@@ -156,7 +157,8 @@ class BlockWriter {
 
  private:
   Status write_block();
-  void digest_here(std::string_view data);
+  Status write_here();
+  bool on_thread() const;
   Status hand_over_block();
   Status write_direct(std::string_view chunk);
 

@@ -66,7 +66,7 @@ Status feed(BlockWriter& writer, std::string_view body, unsigned seed) {
 
 std::size_t newlines_in(std::string_view s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
 
-TEST(BlockWriter, WritesWholeBlocksAndDigestsInOrderOnItsThread) {
+TEST(BlockWriter, WritesWholeBlocksAndDigestsThemInOrderOnItsThread) {
   const std::string body = lines_of(5 * kBlockSize + 12345);  // many blocks, then a partial one
   RecordingOutput out;
   FileState state;
@@ -82,7 +82,8 @@ TEST(BlockWriter, WritesWholeBlocksAndDigestsInOrderOnItsThread) {
   ASSERT_EQ(out.sizes.size(), 6u);
   for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(out.sizes[i], kBlockSize) << "write " << i;
   EXPECT_EQ(out.sizes[5], 12345u);
-  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));  // a block out of order would change it
+  for (const auto& id : out.threads) EXPECT_NE(id, std::this_thread::get_id());  // written there too
+  EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));                          // a block out of order would change it
   EXPECT_EQ(state.newlines, newlines_in(body));
   EXPECT_EQ(state.last, body.back());
 }
@@ -108,7 +109,7 @@ TEST(ReceiveLoad, ACoreIsSpareWhileFewerHashedFilesThanCoresAreReceived) {
   EXPECT_FALSE(load.core_spare());
 }
 
-TEST(BlockWriter, WithNoCoreSpareTheReceivingThreadDigestsItsOwnBlocks) {
+TEST(BlockWriter, WithNoCoreSpareTheReceivingThreadWritesAndDigestsItsOwnBlocks) {
   const std::string body = lines_of(5 * kBlockSize + 777);
   RecordingOutput out;
   FileState state;
@@ -120,14 +121,15 @@ TEST(BlockWriter, WithNoCoreSpareTheReceivingThreadDigestsItsOwnBlocks) {
   EXPECT_FALSE(writer.started_thread());
   EXPECT_EQ(out.data, body);
   EXPECT_EQ(out.sizes.front(), kBlockSize);  // still whole blocks
+  for (const auto& id : out.threads) EXPECT_EQ(id, std::this_thread::get_id());
   EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));
   EXPECT_EQ(state.last, body.back());
 }
 
 TEST(BlockWriter, TheDigestStaysInOrderAsCoresStopAndStartBeingSpare) {
   // Other files start and end while this one is received: blocks go to the
-  // digester thread, then are digested here (after the thread's), then go to
-  // the thread again.
+  // digester thread, then are written and digested here (after the thread's),
+  // then go to the thread again.
   const std::string body = lines_of(30 * kBlockSize + 99);
   const std::string_view all(body);
   RecordingOutput out;
@@ -142,9 +144,12 @@ TEST(BlockWriter, TheDigestStaysInOrderAsCoresStopAndStartBeingSpare) {
   }
   ASSERT_TRUE(feed(writer, all.substr(20 * kBlockSize + 5), 11));
   ASSERT_TRUE(writer.flush());
-  EXPECT_EQ(out.data, body);
+  EXPECT_EQ(out.data, body);  // a write out of order would change it
   EXPECT_EQ(state.hash.hex_digest(), sha256_hex(body));
   EXPECT_EQ(state.newlines, newlines_in(body));
+  const auto here = std::count(out.threads.begin(), out.threads.end(), std::this_thread::get_id());
+  EXPECT_EQ(here, 10);  // the blocks completed while the other file was received
+  EXPECT_GT(out.threads.size(), 20u);
 }
 
 TEST(BlockWriter, ASmallFileIsOneWriteAtFlush) {
@@ -279,7 +284,8 @@ TEST(BlockWriter, AFailedWriteIsReturnedAndTheWriterStillStops) {
   out.fail_at_ = 2;
   FileState state;
   BlockWriter writer(out, state, true);
-  const auto st = feed(writer, body, 5);
+  auto st = feed(writer, body, 5);  // the digester's failed write comes back with a later block
+  if (st) st = writer.flush();
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().kind, ErrorKind::OutputClosed);
   EXPECT_EQ(out.data.size(), kBlockSize);  // the first block only

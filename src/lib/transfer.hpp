@@ -112,7 +112,7 @@ struct TransferSettings {
   bool allow_insecure_http = false;
   RetryCallback on_retry;               // may be empty
   bool hash = true;                     // compute the SHA-256 (FileState::hash); newlines always
-  std::size_t block_size = 128 * 1024;  // BlockWriter's (see block_size_for())
+  std::size_t block_size = 256 * 1024;  // BlockWriter's (see block_size_for())
   bool write_on_thread = false;         // BlockWriter's: unhashed blocks written on its thread (streams)
 };
 

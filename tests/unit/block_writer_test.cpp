@@ -293,7 +293,7 @@ TEST(BlockWriter, AFailedWriteIsReturnedAndTheWriterStillStops) {
 
 TEST(BlockWriter, ManyTransfersShareTheBudgetWithSmallerBlocks) {
   EXPECT_EQ(block_size_for(1), kBlockSize);
-  EXPECT_EQ(block_size_for(2), kBlockSize);
+  EXPECT_EQ(block_size_for(2), 128u * 1024);
   EXPECT_EQ(block_size_for(4), 64u * 1024);
   EXPECT_EQ(block_size_for(8), kMinBlockSize);
   EXPECT_EQ(block_size_for(64), kMinBlockSize);  // never below

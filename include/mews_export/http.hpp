@@ -30,6 +30,10 @@ struct HttpRequest {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds{30}};
   // Abort (Timeout) when no byte arrives for `low_speed_time` (a stalled transfer).
   std::chrono::seconds low_speed_time{60};
+  // The most bytes of the body read from the connection at once; zero means
+  // the transport's own choice. Larger means fewer reads per MiB, and more
+  // memory per connection.
+  std::size_t receive_buffer = 0;
 };
 
 struct HttpResponse {

@@ -149,6 +149,17 @@ std::size_t concurrent_transfers(const Export& exp, const DownloadOptions& optio
   return splits ? connection_budget(options) : files;
 }
 
+// A stream of one file at a time reads a block at once (0: the transport's
+// own 64 KiB otherwise). Its receiving thread is what limits a pipe: 1 GiB
+// into `| wc -l` took 1.05 s against 1.45 s with 64 KiB reads (7 interleaved
+// runs). Files to disk are bound by writing and hashing and gained nothing
+// (1.62 against 1.69 s), and several transfers at once keep their memory.
+std::size_t receive_buffer_for(const Export& exp, const DownloadOptions& options) {
+  const bool stream = !options.out_dir && !options.out_store;
+  const std::size_t block = detail::block_size_for(concurrent_transfers(exp, options));
+  return stream && block == detail::kBlockSize ? block : 0;
+}
+
 std::string status_name(const Export& exp) {
   if (!exp.status_name.empty()) return exp.status_name;
   return exp.status == ExportStatus::Unknown ? std::string("in no known state") : std::string(to_string(exp.status));
@@ -219,7 +230,8 @@ class Session final : public detail::UrlSource {
                   .hash = options.out_dir.has_value() || options.hash_stream,
                   .block_size = detail::block_size_for(concurrent_transfers(exp, options)),
                   // A stream: receiving and writing to the pipe overlap on two threads.
-                  .write_on_thread = !options.out_dir && !options.out_store},
+                  .write_on_thread = !options.out_dir && !options.out_store,
+                  .receive_buffer = receive_buffer_for(exp, options)},
         current_(exp),
         obtained_(clock.now()) {}
 
@@ -248,8 +260,9 @@ class Session final : public detail::UrlSource {
   Result<bool> probe_is_slow(std::size_t index, FileOutput& out, FileState& state);
   Status stream_split(std::size_t index, FileOutput& out, FileState& state, std::size_t extra);
   Status transfer_range(std::size_t index, FileOutput& out, FileState& state, detail::ByteRange range,
-                        bool& ranges_ignored);
+                        bool& ranges_ignored, const detail::TransferSettings& settings);
   std::optional<Error> fetch_to_spool(std::size_t index, detail::RangeSpool& spool, std::size_t k);
+  detail::TransferSettings shared_settings() const;
   Status copy_spooled(std::size_t index, detail::RangeSpool& spool, FileOutput& out, FileState& state);
   Result<StreamedFile> copy_fetched(std::size_t index, detail::FetchWindow& window, StreamedFile& file,
                                     StreamOutput& out);
@@ -771,7 +784,8 @@ Result<bool> Session::probe_is_slow(std::size_t index, FileOutput& out, FileStat
   if (probe == 0 || probe >= exp_.files[index].size_in_bytes) return true;
   const auto started = clock_.now();
   bool ignored = false;
-  auto probed = transfer_range(index, out, state, detail::ByteRange{.start = 0, .end = probe, .done = 0}, ignored);
+  auto probed =
+      transfer_range(index, out, state, detail::ByteRange{.start = 0, .end = probe, .done = 0}, ignored, settings_);
   if (!probed && ignored && state.bytes == 0) return false;
   if (!probed) return std::unexpected(probed.error());
   const std::chrono::duration<double> took = clock_.now() - started;
@@ -801,7 +815,7 @@ Status Session::stream_split(std::size_t index, FileOutput& out, FileState& stat
       fetchers.emplace_back([&, k] { spool.finish(k, fetch_to_spool(index, spool, k)); });
     }
     bool ignored = false;
-    streamed = transfer_range(index, out, state, live, ignored);
+    streamed = transfer_range(index, out, state, live, ignored, shared_settings());
     if (streamed) streamed = copy_spooled(index, spool, out, state);
     spool.stop();  // a fetcher still running fails at its next write
   }                // the fetchers join here
@@ -811,8 +825,8 @@ Status Session::stream_split(std::size_t index, FileOutput& out, FileState& stat
 // Bytes [range.start, range.end) of file `index` into `out`, digested into
 // `state` after the bytes it already holds.
 Status Session::transfer_range(std::size_t index, FileOutput& out, FileState& state, detail::ByteRange range,
-                               bool& ranges_ignored) {
-  detail::FileTransfer transfer(transport_, clock_, *this, settings_, index, part_file_name(index), range.length());
+                               bool& ranges_ignored, const detail::TransferSettings& settings) {
+  detail::FileTransfer transfer(transport_, clock_, *this, settings, index, part_file_name(index), range.length());
   transfer.set_range(range.start);
   const std::uint64_t before = state.bytes;
   state.bytes = 0;  // a range's transfer counts its own bytes
@@ -822,9 +836,17 @@ Status Session::transfer_range(std::size_t index, FileOutput& out, FileState& st
   return st;
 }
 
+// settings_ for a transfer that shares the download with others started after
+// it (a split stream's ranges): the transport's own receive buffer.
+detail::TransferSettings Session::shared_settings() const {
+  detail::TransferSettings settings = settings_;
+  settings.receive_buffer = 0;
+  return settings;
+}
+
 // A spooling fetcher: range `k` of the spool; its error, if any.
 std::optional<Error> Session::fetch_to_spool(std::size_t index, detail::RangeSpool& spool, std::size_t k) {
-  detail::TransferSettings settings = settings_;
+  detail::TransferSettings settings = shared_settings();
   settings.hash = false;  // the writer digests every byte, in order, as it copies them out
   settings.write_on_thread = false;
   // Its pieces of kDirectWriteMin or more go straight to the spool; only the

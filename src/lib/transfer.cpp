@@ -278,6 +278,7 @@ HttpRequest FileTransfer::make_request(const std::string& url, std::uint64_t off
   HttpRequest request;
   request.url = url;
   request.low_speed_time = settings_.stall_timeout;
+  request.receive_buffer = settings_.receive_buffer;
   if (base_) {
     request.range_from = *base_ + offset;
     request.range_to = *base_ + expected_ - 1;

@@ -114,6 +114,7 @@ struct TransferSettings {
   bool hash = true;                     // compute the SHA-256 (FileState::hash); newlines always
   std::size_t block_size = 256 * 1024;  // BlockWriter's (see block_size_for())
   bool write_on_thread = false;         // BlockWriter's: unhashed blocks written on its thread (streams)
+  std::size_t receive_buffer = 0;       // HttpRequest's (0: the transport's own)
 };
 
 class BlockWriter;

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "atomic_file.hpp"
+#include "block_writer.hpp"
 #include "mews_export/cancel.hpp"
 #include "mews_export/downloader.hpp"
 #include "mews_export/time.hpp"
@@ -659,6 +660,35 @@ TEST_F(DownloaderTest, StreamWithParallelFetchesAheadAndKeepsTheOrder) {
   EXPECT_TRUE(result->manifest.files[1].sha256.empty());  // a stream is not hashed unless asked
 }
 
+// A pipe is limited by its receiving thread: a stream of one file at a time
+// reads a whole block at once; files to disk, and several files at once, leave
+// the transport its own (smaller) buffer.
+TEST_F(DownloaderTest, OnlyAStreamOfOneFileAtATimeAsksForABlockSizedReceiveBuffer) {
+  const std::vector<std::string> contents = {make_lines(30, "a"), make_lines(20, "b"), make_lines(10, "c")};
+  serve_all(contents);
+  const auto buffers_of = [&](const std::vector<std::string>& files, DownloadOptions options) {
+    const std::size_t before = transport.requests().size();
+    Downloader downloader(transport, clock, nullptr);
+    auto result = downloader.download(make_export("exp-buffers", files), options);
+    EXPECT_TRUE(result) << result.error().message;
+    const auto requests = transport.requests();
+    std::vector<std::size_t> buffers;
+    for (std::size_t i = before; i < requests.size(); ++i) buffers.push_back(requests[i].receive_buffer);
+    return buffers;
+  };
+  const std::size_t block = detail::kBlockSize;
+  StreamFile one;
+  EXPECT_EQ(buffers_of({contents[0]}, stream_options(one, 4)), std::vector<std::size_t>{block});
+  StreamFile in_turn;
+  EXPECT_EQ(buffers_of(contents, stream_options(in_turn, 1)), (std::vector<std::size_t>{block, block, block}));
+  StreamFile ahead;
+  EXPECT_EQ(buffers_of(contents, stream_options(ahead, 3)), (std::vector<std::size_t>{0, 0, 0}));
+  DownloadOptions to_disk;
+  to_disk.out_dir = dir.path();
+  to_disk.parallel = 1;
+  EXPECT_EQ(buffers_of({contents[0]}, to_disk), std::vector<std::size_t>{0});
+}
+
 TEST_F(DownloaderTest, StreamHashesWhenAskedAlsoForFilesFetchedAhead) {
   const std::vector<std::string> contents = {make_lines(30, "a"), make_lines(31, "b"), make_lines(32, "c")};
   const auto exp = make_export("exp-ahead-hash", contents);
@@ -952,6 +982,10 @@ TEST_F(DownloaderTest, AStreamSplitsABigFileAfterASlowProbeAndEmitsItInOrder) {
   ASSERT_EQ(requests.size(), 5u);
   EXPECT_EQ(requests[0].range_from, 0u);
   EXPECT_EQ(requests[0].range_to, 999u);
+  // The probe, alone, reads a block at once; the ranges share the download
+  // and keep the transport's own buffer (memory).
+  EXPECT_EQ(requests[0].receive_buffer, detail::kBlockSize);
+  for (std::size_t i = 1; i < requests.size(); ++i) EXPECT_EQ(requests[i].receive_buffer, 0u) << i;
   std::uint64_t covered = 0;
   for (const auto& r : requests) {
     ASSERT_TRUE(r.range_from && r.range_to);

@@ -10,12 +10,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -857,8 +859,19 @@ TEST_F(DownloaderTest, AFreshBigFileIsNotProbedWhileEveryConnectionIsBusy) {
   std::vector<std::string> contents;
   for (int i = 0; i < 4; ++i) contents.push_back(make_lines(2000, "busy" + std::to_string(i)));
   const auto exp = make_export("exp-busy", contents);
+  // No answer before every file has been asked for: a worker that finished
+  // early would otherwise free its connection before the last file started.
+  std::mutex mutex;
+  std::condition_variable asked;
+  std::size_t requests_made = 0;
   for (std::size_t i = 0; i < contents.size(); ++i) {
-    transport.on(route(i), [this, h = serve(contents[i])](const HttpRequest& r, const BodySink* sink) {
+    transport.on(route(i), [&, h = serve(contents[i])](const HttpRequest& r, const BodySink* sink) {
+      {
+        std::unique_lock lock(mutex);
+        ++requests_made;
+        asked.notify_all();
+        asked.wait_for(lock, std::chrono::seconds{10}, [&] { return requests_made >= contents.size(); });
+      }
       clock.advance(std::chrono::seconds{1});  // slow: a probe would split
       return h(r, sink);
     });

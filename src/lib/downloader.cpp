@@ -21,6 +21,7 @@
 #include "block_writer.hpp"
 #include "fetch_ahead.hpp"
 #include "files.hpp"
+#include "finisher.hpp"
 #include "mews_export/cancel.hpp"
 #include "mews_export/time.hpp"
 #include "mews_export/untrusted.hpp"
@@ -246,11 +247,12 @@ class Session final : public detail::UrlSource {
 
  private:
   Status transfer(std::size_t index, FileOutput& out, FileState& state);
-  Result<FileRecord> file_to_directory(std::size_t index, const detail::Directory& dir);
+  Result<FileRecord> file_to_directory(std::size_t index, const detail::Directory& dir, detail::Finisher& finisher);
   Result<Ranged> try_ranges(std::size_t index, const detail::Directory& dir, detail::PartFile& part, FileState& state);
   Result<std::optional<FileRecord>> verified_final_file(std::size_t index, const detail::Directory& dir);
   Result<detail::Directory> export_directory(const std::filesystem::path& out_dir);
-  Result<std::vector<FileRecord>> run_workers(const std::function<Result<FileRecord>(std::size_t)>& one_file);
+  Result<std::vector<FileRecord>> run_workers(
+      const std::function<Result<FileRecord>(std::size_t, detail::Finisher&)>& one_file);
   Result<std::string> export_name() const;
   Result<FileRecord> file_to_store(std::size_t index, s3::Client& client, const detail::UploadStore& uploads,
                                    const S3Location& here);
@@ -405,7 +407,10 @@ Result<std::optional<FileRecord>> Session::verified_final_file(std::size_t index
   return std::optional(record_of(index, state));
 }
 
-Result<FileRecord> Session::file_to_directory(std::size_t index, const detail::Directory& dir) {
+// File `index` into `dir`: fetched (resumed, split) and checked here; made
+// durable and given its final name by `finisher`, while this worker goes on.
+Result<FileRecord> Session::file_to_directory(std::size_t index, const detail::Directory& dir,
+                                              detail::Finisher& finisher) {
   auto done = verified_final_file(index, dir);
   if (!done) return std::unexpected(done.error());
   if (*done) return std::move(**done);
@@ -436,7 +441,7 @@ Result<FileRecord> Session::file_to_directory(std::size_t index, const detail::D
     if (auto st = transfer(index, out, state); !st) return std::unexpected(st.error());
   }
   if (auto st = check_lines(index, state); !st) return std::unexpected(st.error());  // the .part is kept
-  if (auto st = part->finish(); !st) return std::unexpected(st.error());
+  finisher.submit([file = std::make_shared<detail::PartFile>(std::move(*part))] { return file->finish(); });
   return record_of(index, state);
 }
 
@@ -528,8 +533,10 @@ Result<detail::Directory> Session::export_directory(const std::filesystem::path&
   return parent->child(*name, /*create=*/true);
 }
 
-// Downloads every file with options_.parallel workers; the records in file order.
-Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<FileRecord>(std::size_t)>& one_file) {
+// Downloads every file with options_.parallel workers; the records in file
+// order, once what the workers left to a Finisher is done too.
+Result<std::vector<FileRecord>> Session::run_workers(
+    const std::function<Result<FileRecord>(std::size_t, detail::Finisher&)>& one_file) {
   const std::size_t count = exp_.files.size();
   std::vector<FileRecord> records(count);
   std::atomic<std::size_t> next{0};
@@ -541,6 +548,8 @@ Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<
     if (!first_error) first_error = std::move(error);
     stop = true;
   };
+  const auto workers = std::min(static_cast<std::size_t>(std::max(1, options_.parallel)), count);
+  detail::Finisher finisher(workers, record_error);
   const auto work = [&] {
     const detail::ConnectionLease held(spare_, 1);  // a worker out of files frees its connection for others' ranges
     while (!stop) {
@@ -548,7 +557,7 @@ Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<
       const std::size_t index = next.fetch_add(1);
       if (index >= count) return;
       try {
-        auto record = one_file(index);
+        auto record = one_file(index, finisher);
         if (!record) return record_error(std::move(record.error()));
         records[index] = std::move(*record);
       } catch (const std::exception& e) {  // std::bad_alloc included: an error, not an abort
@@ -557,7 +566,6 @@ Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<
       }
     }
   };
-  const auto workers = std::min(static_cast<std::size_t>(std::max(1, options_.parallel)), count);
   const std::size_t budget = connection_budget(options_);
   spare_.give_back(budget - std::min(workers, budget));
   if (workers <= 1) {
@@ -567,6 +575,7 @@ Result<std::vector<FileRecord>> Session::run_workers(const std::function<Result<
     threads.reserve(workers);
     for (std::size_t i = 0; i < workers; ++i) threads.emplace_back(work);
   }  // jthreads join here
+  finisher.drain();
   if (first_error) return std::unexpected(std::move(*first_error));
   return records;
 }
@@ -586,7 +595,8 @@ Result<DownloadResult> Session::to_directory(const std::filesystem::path& out_di
     if (auto st = dir->remove(kManifestName); !st) return std::unexpected(st.error());
     if (auto st = dir->sync(); !st) return std::unexpected(st.error());
   }
-  auto records = run_workers([&](std::size_t index) { return file_to_directory(index, *dir); });
+  auto records = run_workers(
+      [&](std::size_t index, detail::Finisher& finisher) { return file_to_directory(index, *dir, finisher); });
   if (!records) return std::unexpected(records.error());
   Manifest manifest = base_manifest();
   manifest.completed_utc = format_utc(std::chrono::floor<std::chrono::seconds>(clock_.now()));
@@ -627,7 +637,8 @@ Result<DownloadResult> Session::to_store(const S3Location& root) {
     // From here on the prefix is incomplete until the new manifest lands.
     if (auto st = client.delete_object(here.bucket, manifest_key); !st) return std::unexpected(st.error());
   }
-  auto records = run_workers([&](std::size_t index) { return file_to_store(index, client, uploads, here); });
+  auto records =
+      run_workers([&](std::size_t index, detail::Finisher&) { return file_to_store(index, client, uploads, here); });
   if (!records) return std::unexpected(records.error());
   Manifest manifest = base_manifest();
   manifest.completed_utc = format_utc(std::chrono::floor<std::chrono::seconds>(clock_.now()));

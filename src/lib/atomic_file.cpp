@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -219,12 +220,34 @@ bool PartFile::has_holes() const {
   return hole >= 0 && static_cast<std::uint64_t>(hole) < size_;
 }
 
+void PartFile::reserve(std::uint64_t size) {
+  reserved_ = size;
+  allocate_reserve();
+}
+
+void PartFile::allocate_reserve() noexcept {
+  if (!file_.valid() || reserved_ <= size_) return;
+  struct statvfs fs {};
+  if (::fstatvfs(file_.get(), &fs) != 0) return;
+  const std::uint64_t free_bytes = std::uint64_t{fs.f_bavail} * fs.f_frsize;
+  const std::uint64_t wanted = reserved_ - size_;
+  if (wanted > free_bytes / 2) {
+    reserved_ = 0;
+    return;
+  }
+  if (::fallocate(file_.get(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(size_), static_cast<off_t>(wanted)) != 0) {
+    // ENOSPC may leave part of it allocated: finish() or a truncate gives it back.
+    if (errno != ENOSPC) reserved_ = 0;
+  }
+}
+
 Status PartFile::truncate(std::uint64_t size) {
   if (!file_.valid()) return std::unexpected(io_error("cannot truncate", part_path(), EBADF));
   while (::ftruncate(file_.get(), static_cast<off_t>(size)) != 0) {
     if (errno != EINTR) return std::unexpected(io_error("cannot truncate", part_path(), errno));
   }
   size_ = size;
+  allocate_reserve();  // the truncate gave back the blocks reserved beyond `size`
   return {};
 }
 
@@ -238,8 +261,15 @@ Status PartFile::read(std::uint64_t from, const std::function<void(std::string_v
 
 Status PartFile::finish() {
   if (!file_.valid()) return std::unexpected(io_error("cannot finish", part_path(), EBADF));
-  // Drop any bytes of a failed partial write beyond what we counted.
-  if (auto st = truncate(size_); !st) return st;
+  // Drop any bytes of a failed partial write beyond what we counted, and the
+  // blocks reserved beyond it. (Not otherwise: a truncate waits for the
+  // writeback of the last page.)
+  struct stat st {};
+  if (::fstat(file_.get(), &st) != 0) return std::unexpected(io_error("cannot read", part_path(), errno));
+  if (static_cast<std::uint64_t>(st.st_size) != size_ || reserved_ > size_) {
+    reserved_ = 0;
+    if (auto cut = truncate(size_); !cut) return cut;
+  }
   // A writeback error the background sync or a window's wait took from the
   // kernel would not reach the fsync below.
   if (const int behind = sync_->stop(); behind != 0)

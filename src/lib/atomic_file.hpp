@@ -106,6 +106,14 @@ class PartFile {
   // True when the file system reports a hole before size() (bytes never
   // written: ranges of an interrupted split download). False when unsure.
   bool has_holes() const;
+  // Reserves disk blocks for the file to reach `size` bytes (fallocate,
+  // keeping size()), so that writing it allocates nothing: the file system
+  // places it in one go, and a write never waits for the allocator behind a
+  // writeback that holds the file's block map. Best effort: skipped when
+  // `size` would take more than half the free space (a server's claimed size
+  // must not fill the disk) or the file system cannot; truncate() keeps it,
+  // finish() gives back what the file did not use.
+  void reserve(std::uint64_t size);
   // Cuts the file to `size` bytes (0 to start again). Io on failure.
   Status truncate(std::uint64_t size);
   // Reads bytes [from, size()) in chunks, passing each to `fn`. Io on failure.
@@ -118,12 +126,14 @@ class PartFile {
  private:
   PartFile(std::filesystem::path dir_path, std::string final_name, UniqueFd dir, UniqueFd file, std::uint64_t size);
   int write_behind(std::uint64_t from, std::uint64_t to);
+  void allocate_reserve() noexcept;
 
   std::filesystem::path dir_path_;
   std::string final_name_;
   UniqueFd dir_;
   UniqueFd file_;
   std::uint64_t size_ = 0;
+  std::uint64_t reserved_ = 0;            // bytes fallocated (0: none); may exceed size_
   std::unique_ptr<BackgroundSync> sync_;  // of file_ (its own duplicate)
 };
 

@@ -418,6 +418,7 @@ Result<FileRecord> Session::file_to_directory(std::size_t index, const detail::D
   const std::uint64_t expected = exp_.files[index].size_in_bytes;
   auto part = detail::PartFile::open(dir, part_file_name(index));
   if (!part) return std::unexpected(part.error());
+  part->reserve(expected);
   FileState state = new_state();
   if (options_.force) {
     if (auto st = dir.remove(detail::ranges_file_name(part_file_name(index))); !st) return std::unexpected(st.error());

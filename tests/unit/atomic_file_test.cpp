@@ -1,7 +1,9 @@
 // AtomicFile and PartFile: crash-safe writes relative to a directory, the
 // resumable .part, and Io errors that say what to do.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -123,6 +125,66 @@ TEST_F(AtomicFileTest, PartFileOfSeveralWriteBehindWindowsFinishesWhole) {
   for (std::uint64_t i = 0; i < chunks; ++i) {
     ASSERT_EQ(content[i * chunk.size()], static_cast<char>('a' + i % 26)) << "chunk " << i;
   }
+}
+
+std::uint64_t allocated_bytes(const fs::path& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
+bool can_fallocate(const fs::path& dir) {
+  const auto probe = dir / "fallocate-probe";
+  const int fd = ::open(probe.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  const bool ok = fd >= 0 && ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+  if (fd >= 0) ::close(fd);
+  fs::remove(probe);
+  return ok;
+}
+
+// reserve() allocates the expected size up front without changing the size a
+// resume reads; a truncate keeps it, and finish() gives back what the file
+// did not use.
+TEST_F(AtomicFileTest, PartFileReservesBlocksWithoutGrowingAndFinishGivesBackTheRest) {
+  const auto final_path = dir.path() / "reserved.jsonl";
+  const auto part_path = dir.path() / "reserved.jsonl.part";
+  constexpr std::uint64_t kExpected = std::uint64_t{8} << 20;
+  {
+    auto part = detail::PartFile::open(final_path);
+    ASSERT_TRUE(part);
+    if (!can_fallocate(dir.path())) GTEST_SKIP() << "this file system cannot fallocate";
+    part->reserve(kExpected);
+    EXPECT_GE(allocated_bytes(part_path), kExpected);
+    EXPECT_EQ(fs::file_size(part_path), 0u);
+    ASSERT_TRUE(part->append("hello"));
+  }
+  auto part = detail::PartFile::open(final_path);
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->size(), 5u);  // what a resume starts from: the bytes written, not the reservation
+  part->reserve(kExpected);
+  ASSERT_TRUE(part->truncate(0));
+  EXPECT_GE(allocated_bytes(part_path), kExpected);
+  const std::string mib(std::size_t{1} << 20, 'x');
+  ASSERT_TRUE(part->append(mib));
+  ASSERT_TRUE(part->finish());
+  EXPECT_EQ(slurp(final_path), mib);
+  EXPECT_LT(allocated_bytes(final_path), 2 * mib.size());
+}
+
+// A size the server claims is only reserved while it leaves half the free
+// space: a lie must not fill the disk before a byte arrives.
+TEST_F(AtomicFileTest, PartFileDoesNotReserveMoreThanHalfTheFreeSpace) {
+  const auto final_path = dir.path() / "huge.jsonl";
+  auto part = detail::PartFile::open(final_path);
+  ASSERT_TRUE(part);
+  struct statvfs vfs {};
+  ASSERT_EQ(::statvfs(dir.path().c_str(), &vfs), 0);
+  const std::uint64_t free_bytes = std::uint64_t{vfs.f_bavail} * vfs.f_frsize;
+  part->reserve(free_bytes / 2 + (std::uint64_t{64} << 20));
+  EXPECT_EQ(allocated_bytes(dir.path() / "huge.jsonl.part"), 0u);
+  ASSERT_TRUE(part->append("{}\n"));
+  ASSERT_TRUE(part->finish());
+  EXPECT_EQ(slurp(final_path), "{}\n");
 }
 
 TEST_F(AtomicFileTest, PartFileDiscardDeletesIt) {

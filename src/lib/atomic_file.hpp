@@ -133,7 +133,7 @@ class PartFile {
   UniqueFd dir_;
   UniqueFd file_;
   std::uint64_t size_ = 0;
-  std::uint64_t reserved_ = 0;            // bytes fallocated (0: none); may exceed size_
+  std::uint64_t reserved_ = 0;            // the size reserve() asked for (0: none, or given up)
   std::unique_ptr<BackgroundSync> sync_;  // of file_ (its own duplicate)
 };
 

@@ -69,8 +69,11 @@ class Signals : public ::testing::Test, public SandboxCli {
   }
 
   // Waits (up to 15 s, while `child` runs) until a .part file holds at least `bytes`.
+  // The deadlines below wait for an event, they do not time the tool: they are
+  // generous because a loaded machine (the suite under ASan at ctest -j4) took
+  // more than 15 s to start a run and write its first 40 kB.
   fs::path wait_for_part(ChildProcess& child, std::uint64_t bytes) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline && child.running()) {
       const auto part = find_part();
       std::error_code ec;
@@ -187,7 +190,7 @@ TEST_F(SignalsWhileWaiting, SigintWhileWaitingExits130Promptly) {
   auto args = run_args();
   args.back() = "30s";  // --interval 30s: the signal must cut the sleep short
   child.start(args, cli_env());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline && child.running() &&
          sandbox_.stats()["getall_calls"].get<std::uint64_t>() < 1) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

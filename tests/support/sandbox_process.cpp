@@ -115,7 +115,8 @@ SandboxProcess::SandboxProcess(const nlohmann::json& scenario, const std::vector
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start " + args[0] + ": " + std::strerror(rc));
 
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // Waits for an event, does not time the sandbox: generous for loaded machines.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!fs::exists(ready)) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -124,7 +125,7 @@ SandboxProcess::SandboxProcess(const nlohmann::json& scenario, const std::vector
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       stop();
-      throw std::runtime_error("mews-sandbox did not become ready within 10 s: " + output());
+      throw std::runtime_error("mews-sandbox did not become ready within 30 s: " + output());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

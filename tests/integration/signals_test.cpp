@@ -68,10 +68,10 @@ class Signals : public ::testing::Test, public SandboxCli {
     return {};
   }
 
-  // Waits (up to 15 s, while `child` runs) until a .part file holds at least `bytes`.
-  // The deadlines below wait for an event, they do not time the tool: they are
-  // generous because a loaded machine (the suite under ASan at ctest -j4) took
-  // more than 15 s to start a run and write its first 40 kB.
+  // Waits (up to 60 s, while `child` runs) until a .part file holds at least `bytes`.
+  // This deadline and the others here wait for an event, they do not time the
+  // tool: they are generous because a loaded machine (the suite under ASan at
+  // ctest -j4) took more than 15 s to start a run and write its first 40 kB.
   fs::path wait_for_part(ChildProcess& child, std::uint64_t bytes) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline && child.running()) {
